@@ -1,0 +1,85 @@
+"""batchcreate: create fleets of Huawei Cloud CCE clusters from one manifest.
+
+The public surface is re-exported here; everything else is an implementation detail.
+"""
+
+from batchcreate.app import RunResult, SimulateOptions, execute, run_batch
+from batchcreate.auth import Authenticator, NoAuth, TokenAuth, credentials_from_env
+from batchcreate.client import CceClient
+from batchcreate.clock import Clock, SystemClock, VirtualClock
+from batchcreate.errors import (
+    ApiError,
+    AuthenticationError,
+    BatchcreateError,
+    ConflictError,
+    CredentialsError,
+    ManifestError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    RequestRejectedError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
+from batchcreate.manifest import build_plan, load_manifest
+from batchcreate.plan import BatchPlan, ClusterPlan, ProjectPlan
+from batchcreate.ratelimit import RateLimiter, SlotLimiter
+from batchcreate.report import Outcome, Report
+from batchcreate.runner import Runner
+from batchcreate.settings import PollSettings, RetrySettings, Settings
+from batchcreate.simulator.fake_cce import Behaviour, FakeCce, SimulatorConfig
+from batchcreate.simulator.memory import InMemoryTransport
+from batchcreate.simulator.server import start_simulator
+from batchcreate.transport import AiohttpTransport, Transport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AiohttpTransport",
+    "ApiError",
+    "AuthenticationError",
+    "Authenticator",
+    "BatchPlan",
+    "BatchcreateError",
+    "Behaviour",
+    "CceClient",
+    "Clock",
+    "ClusterPlan",
+    "ConflictError",
+    "CredentialsError",
+    "FakeCce",
+    "InMemoryTransport",
+    "ManifestError",
+    "NoAuth",
+    "NotFoundError",
+    "Outcome",
+    "PermissionDeniedError",
+    "PollSettings",
+    "Problem",
+    "ProjectPlan",
+    "RateLimiter",
+    "Report",
+    "RequestRejectedError",
+    "RetrySettings",
+    "RunResult",
+    "Runner",
+    "ServerError",
+    "Settings",
+    "SimulateOptions",
+    "SimulatorConfig",
+    "SlotLimiter",
+    "SystemClock",
+    "ThrottledError",
+    "TokenAuth",
+    "Transport",
+    "TransportError",
+    "VirtualClock",
+    "__version__",
+    "build_plan",
+    "credentials_from_env",
+    "execute",
+    "load_manifest",
+    "run_batch",
+    "start_simulator",
+]

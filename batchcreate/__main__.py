@@ -1,0 +1,7 @@
+"""``python -m batchcreate``."""
+
+import sys
+
+from batchcreate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""How calls prove who they are. A seam: token auth today, AK/SK signing plugs in here.
+
+An ``Authenticator`` turns a request into an authenticated one just before it is sent
+(after the rate limiter, so a signature's timestamp is fresh). Nothing here logs or
+prints a secret: ``repr`` masks it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Protocol
+
+from batchcreate.errors import CredentialsError
+from batchcreate.wire import Request
+
+TOKEN_ENV = "BATCHCREATE_TOKEN"
+
+
+class Authenticator(Protocol):
+    """Adds credentials to a request."""
+
+    async def authenticate(self, request: Request, project_id: str) -> Request: ...
+
+    def describe(self) -> str:
+        """What kind of credentials, without any secret, for reports and messages."""
+
+
+class TokenAuth:
+    """An IAM token in ``X-Auth-Token`` on every call."""
+
+    def __init__(self, token: str) -> None:
+        if not token.strip():
+            raise ValueError("token is empty")
+        self._token = token.strip()
+
+    async def authenticate(self, request: Request, project_id: str) -> Request:
+        return request.with_headers({"X-Auth-Token": self._token})
+
+    def describe(self) -> str:
+        return "token"
+
+    def __repr__(self) -> str:
+        return "TokenAuth(token='***')"
+
+
+class NoAuth:
+    """No credentials: only for simulators that do not check them."""
+
+    async def authenticate(self, request: Request, project_id: str) -> Request:
+        return request
+
+    def describe(self) -> str:
+        return "none"
+
+    def __repr__(self) -> str:
+        return "NoAuth()"
+
+
+def credentials_from_env(environ: Mapping[str, str] | None = None) -> Authenticator:
+    """The credentials the environment offers, or ``CredentialsError`` naming what was tried."""
+    env = os.environ if environ is None else environ
+    token = env.get(TOKEN_ENV, "").strip()
+    if token:
+        return TokenAuth(token)
+    raise CredentialsError(
+        f"no credentials: tried the environment variable {TOKEN_ENV} (unset or empty); "
+        f"set it to an IAM token, or rehearse without the cloud with --simulate"
+    )

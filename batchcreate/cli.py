@@ -1,0 +1,304 @@
+"""The ``batchcreate`` command: ``run``, ``validate`` and ``simulate``.
+
+Exit codes: 0 every cluster created or existing; 1 any other outcome; 2 invalid manifest
+or usage (nothing sent, no report written); 3 credentials missing or rejected before any
+cluster was created; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from batchcreate import __version__
+from batchcreate.app import DEFAULT_TIME_SCALE, SimulateOptions, run_batch
+from batchcreate.durations import parse_duration
+from batchcreate.errors import BatchcreateError, CredentialsError, ManifestError, Problem
+from batchcreate.logs import LEVELS, configure_logging
+from batchcreate.manifest import load_manifest
+from batchcreate.plan import BatchPlan
+from batchcreate.render import render_plan, render_problems, render_summary
+from batchcreate.settings import PollSettings, RetrySettings, Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+EPILOG_EXIT = """exit codes:
+  0    every cluster is created or existing
+  1    any cluster ended otherwise (failed, timed_out, rejected, not_started)
+  2    invalid, unreadable or unparsable manifest, or bad usage: nothing sent, no report
+  3    credentials missing or rejected before any cluster was created
+  130  interrupted (Ctrl-C)
+"""
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", choices=LEVELS, default="info", help="default: info")
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "console"),
+        default="auto",
+        help="json lines or console text on stderr; auto: console on a terminal, else json",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (override the manifest's settings)")
+    group.add_argument("--rate-limit", type=_positive(float), metavar="N",
+                       help="API calls per second to one endpoint (settings.rateLimit)")
+    group.add_argument("--max-in-flight", type=_positive(int), metavar="N",
+                       help="clusters submitted but not terminal, whole batch (settings.maxInFlight)")
+    group.add_argument("--max-in-flight-per-project", type=_positive(int), metavar="N",
+                       help="the same, per project (settings.maxInFlightPerProject)")
+    group.add_argument("--timeout", type=_duration, metavar="DURATION",
+                       help="per cluster, submission to terminal phase (settings.timeout)")
+    group.add_argument("--poll-initial-delay", type=_duration, metavar="DURATION",
+                       help="settings.poll.initialDelay")
+    group.add_argument("--poll-interval", type=_duration, metavar="DURATION",
+                       help="settings.poll.interval")
+    group.add_argument("--poll-max-interval", type=_duration, metavar="DURATION",
+                       help="settings.poll.maxInterval")
+    group.add_argument("--poll-backoff", type=_positive(float), metavar="FACTOR",
+                       help="settings.poll.backoff (interval growth per poll, >= 1)")
+    group.add_argument("--retry-attempts", type=_positive(int), metavar="N",
+                       help="settings.retry.attempts")
+    group.add_argument("--retry-base-delay", type=_duration, metavar="DURATION",
+                       help="settings.retry.baseDelay")
+    group.add_argument("--retry-max-delay", type=_duration, metavar="DURATION",
+                       help="settings.retry.maxDelay")
+    group.add_argument("--request-timeout", type=_positive(float), metavar="SECONDS",
+                       help="settings.requestTimeout: one HTTP call's limit")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batchcreate",
+        description="Create fleets of Huawei Cloud CCE clusters from one manifest.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG_EXIT,
+    )
+    parser.add_argument("--version", action="version", version=f"batchcreate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="create every cluster of a manifest and write a JSON report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  batchcreate run jobs/demo.yaml --simulate --report demo-report.json\n"
+        "  BATCHCREATE_TOKEN=... batchcreate run jobs/fleet.yaml --report /var/lib/fleet.json\n\n"
+        + EPILOG_EXIT,
+    )
+    run.add_argument("manifest", type=Path, help="the manifest (YAML or JSON)")
+    run.add_argument("--report", type=Path, metavar="PATH",
+                     help="where to write the report (default: ./<batch name>-report.json)")
+    _add_settings_flags(run)
+    sim = run.add_argument_group("embedded simulator")
+    sim.add_argument("--simulate", action="store_true",
+                     help="run against an in-process simulator on loopback instead of the cloud")
+    sim.add_argument("--sim-job-duration", type=_duration, default=3.0, metavar="DURATION",
+                     help="how long a simulated creation job takes (default 3s)")
+    sim.add_argument("--sim-fail-rate", type=_fraction, default=0.0, metavar="FRACTION",
+                     help="fraction of simulated jobs that fail (default 0)")
+    sim.add_argument("--sim-seed", type=int, metavar="N", help="seed for the simulator's draws")
+    sim.add_argument("--time-scale", type=_positive(float), default=DEFAULT_TIME_SCALE,
+                     metavar="FACTOR",
+                     help=f"simulated time per real second of the poll schedule and timeout "
+                     f"(default {DEFAULT_TIME_SCALE:g})")
+    _add_common(run)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a manifest offline and show what would be created",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  batchcreate validate jobs/demo.yaml\n\n"
+        "exit codes: 0 valid; 2 invalid (every problem is listed, one per line)\n",
+    )
+    validate.add_argument("manifest", type=Path)
+    validate.add_argument("--json", action="store_true", help="print the plan as JSON")
+    _add_common(validate)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="serve a fake CCE API on loopback",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  batchcreate simulate --port 8443 --job-duration 5s --fail-rate 0.1\n"
+        "then point a project at it with  endpoint: http://127.0.0.1:8443\n",
+    )
+    simulate.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8443, help="default: 8443 (0: any free)")
+    simulate.add_argument("--token", help="require this X-Auth-Token on every call")
+    simulate.add_argument("--job-duration", type=_duration, default=3.0, metavar="DURATION")
+    simulate.add_argument("--fail-rate", type=_fraction, default=0.0, metavar="FRACTION")
+    simulate.add_argument("--seed", type=int, metavar="N")
+    simulate.add_argument("--quota", type=_positive(int), metavar="N",
+                          help="most clusters one project may hold")
+    _add_common(simulate)
+    return parser
+
+
+def apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The manifest's settings with every flag given laid over them."""
+
+    def pick(flag: str, current: Any) -> Any:
+        value = getattr(args, flag, None)
+        return current if value is None else value
+
+    return dataclasses.replace(
+        settings,
+        rate_limit=pick("rate_limit", settings.rate_limit),
+        max_in_flight=pick("max_in_flight", settings.max_in_flight),
+        max_in_flight_per_project=pick(
+            "max_in_flight_per_project", settings.max_in_flight_per_project
+        ),
+        timeout=pick("timeout", settings.timeout),
+        request_timeout=pick("request_timeout", settings.request_timeout),
+        poll=PollSettings(
+            initial_delay=pick("poll_initial_delay", settings.poll.initial_delay),
+            interval=pick("poll_interval", settings.poll.interval),
+            max_interval=pick("poll_max_interval", settings.poll.max_interval),
+            backoff=pick("poll_backoff", settings.poll.backoff),
+        ),
+        retry=RetrySettings(
+            attempts=pick("retry_attempts", settings.retry.attempts),
+            base_delay=pick("retry_base_delay", settings.retry.base_delay),
+            max_delay=pick("retry_max_delay", settings.retry.max_delay),
+        ),
+    )
+
+
+def _load(args: argparse.Namespace) -> BatchPlan:
+    plan = load_manifest(args.manifest)
+    settings = apply_flags(plan.settings, args)
+    problems = [Problem(f"--{k.replace('.', '-')}", m) for k, m in settings.problems()]
+    if getattr(args, "poll_backoff", None) is not None and args.poll_backoff < 1:
+        problems.append(Problem("--poll-backoff", "must be at least 1"))
+    if problems:
+        raise ManifestError(problems)
+    return dataclasses.replace(plan, settings=settings)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    if args.json:
+        print(json.dumps(
+            {
+                "batch": plan.name,
+                "settings": plan.settings.to_report(),
+                "projects": [
+                    {"id": p.id, "region": p.region, "endpoint": p.endpoint,
+                     "count": len(p.clusters), "clusters": [c.name for c in p.clusters]}
+                    for p in plan.projects
+                ],
+                "total": plan.cluster_count,
+            },
+            indent=2,
+        ))
+    else:
+        print(render_plan(plan))
+        print("manifest is valid")
+    return EXIT_OK
+
+
+def _report_path(args: argparse.Namespace, plan: BatchPlan) -> Path:
+    path: Path = args.report or Path(f"{plan.name}-report.json")
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ManifestError([Problem("--report", f"{path} is a directory")])
+    if not parent.is_dir():
+        raise ManifestError([Problem("--report", f"directory {parent} does not exist")])
+    if not os.access(parent, os.W_OK):
+        raise ManifestError([Problem("--report", f"directory {parent} is not writable")])
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    path = _report_path(args, plan)
+    simulate = (
+        SimulateOptions(
+            job_duration=args.sim_job_duration,
+            fail_rate=args.sim_fail_rate,
+            seed=args.sim_seed,
+            time_scale=args.time_scale,
+        )
+        if args.simulate
+        else None
+    )
+    result = asyncio.run(run_batch(plan, path, simulate=simulate))
+    print(render_summary(result.report, path))
+    return result.exit_code
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from batchcreate.simulator.cli import serve
+
+    return serve(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level, args.log_format)
+    handlers = {"run": cmd_run, "validate": cmd_validate, "simulate": cmd_simulate}
+    try:
+        return handlers[args.command](args)
+    except ManifestError as exc:
+        source = str(getattr(args, "manifest", ""))
+        print(render_problems(exc.problems, source), file=sys.stderr)
+        count = len(exc.problems)
+        print(f"{count} problem{'s' if count != 1 else ''}; nothing was sent", file=sys.stderr)
+        return EXIT_USAGE
+    except CredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CREDENTIALS
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BatchcreateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"internal error: {exc!r} (run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED

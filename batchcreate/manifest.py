@@ -1,0 +1,341 @@
+"""Reading a manifest: parse YAML or JSON, check its shape, merge defaults, validate bodies.
+
+``load_manifest`` returns a ``BatchPlan`` or raises ``ManifestError`` carrying every
+problem at once, each located (``projects[1].clusters[3] (team-b-db): spec...``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from batchcreate.durations import parse_duration
+from batchcreate.endpoints import REGION_PATTERN, cce_endpoint, check_endpoint
+from batchcreate.errors import ManifestError, Problem
+from batchcreate.plan import BatchPlan, ClusterPlan, ProjectPlan
+from batchcreate.problems import problems_from
+from batchcreate.settings import PollSettings, RetrySettings, Settings
+from batchcreate.validation import validate_clusters
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Doc(BaseModel):
+    """Manifest documents are our own contract: unknown keys are errors, with a suggestion."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PollDoc(_Doc):
+    initial_delay: Duration | None = Field(default=None, alias="initialDelay")
+    interval: Duration | None = Field(default=None, gt=0)
+    max_interval: Duration | None = Field(default=None, alias="maxInterval", gt=0)
+    backoff: float | None = Field(default=None, ge=1.0)
+
+
+class RetryDoc(_Doc):
+    attempts: StrictInt | None = Field(default=None, ge=1)
+    base_delay: Duration | None = Field(default=None, alias="baseDelay")
+    max_delay: Duration | None = Field(default=None, alias="maxDelay")
+
+
+class SettingsDoc(_Doc):
+    rate_limit: float | None = Field(default=None, alias="rateLimit", gt=0)
+    max_in_flight: StrictInt | None = Field(default=None, alias="maxInFlight", ge=1)
+    max_in_flight_per_project: StrictInt | None = Field(
+        default=None, alias="maxInFlightPerProject", ge=1
+    )
+    timeout: Duration | None = Field(default=None, gt=0)
+    poll: PollDoc | None = None
+    retry: RetryDoc | None = None
+    request_timeout: Duration | None = Field(default=None, alias="requestTimeout", gt=0)
+
+    def resolve(self) -> Settings:
+        """Settings with every key the manifest left out at its default."""
+        base = Settings()
+        poll = self.poll or PollDoc()
+        retry = self.retry or RetryDoc()
+        return Settings(
+            rate_limit=_pick(self.rate_limit, base.rate_limit),
+            max_in_flight=_pick(self.max_in_flight, base.max_in_flight),
+            max_in_flight_per_project=_pick(
+                self.max_in_flight_per_project, base.max_in_flight_per_project
+            ),
+            timeout=_pick(self.timeout, base.timeout),
+            poll=PollSettings(
+                initial_delay=_pick(poll.initial_delay, base.poll.initial_delay),
+                interval=_pick(poll.interval, base.poll.interval),
+                max_interval=_pick(poll.max_interval, base.poll.max_interval),
+                backoff=_pick(poll.backoff, base.poll.backoff),
+            ),
+            retry=RetrySettings(
+                attempts=_pick(retry.attempts, base.retry.attempts),
+                base_delay=_pick(retry.base_delay, base.retry.base_delay),
+                max_delay=_pick(retry.max_delay, base.retry.max_delay),
+            ),
+            request_timeout=_pick(self.request_timeout, base.request_timeout),
+        )
+
+
+def _pick(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+class ProjectDoc(_Doc):
+    id: StrictStr = Field(min_length=1)
+    region: StrictStr | None = None
+    endpoint: StrictStr | None = None
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    clusters: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if "/" in value or value.strip() != value:
+            raise ValueError(f"project id {value!r} must not contain '/' or spaces")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str | None) -> str | None:
+        if value is not None and not REGION_PATTERN.match(value):
+            raise ValueError(f"region {value!r} must look like cn-north-4")
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else check_endpoint(value)
+
+
+class ManifestDoc(_Doc):
+    name: StrictStr | None = Field(default=None, min_length=1)
+    settings: SettingsDoc = Field(default_factory=SettingsDoc)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    projects: list[ProjectDoc] = Field(min_length=1)
+
+
+def _doc_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _known_doc_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys a manifest allows at ``loc`` (indices ignored), for spelling suggestions."""
+    names = tuple(p for p in loc if isinstance(p, str))
+    table: dict[tuple[str, ...], type[BaseModel]] = {
+        (): ManifestDoc,
+        ("settings",): SettingsDoc,
+        ("settings", "poll"): PollDoc,
+        ("settings", "retry"): RetryDoc,
+        ("projects",): ProjectDoc,
+    }
+    model = table.get(names)
+    return _doc_keys(model) if model else []
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                first = seen[key].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} on line {line} repeats the one on line {first}",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_document(text: str, source: str) -> Any:
+    """Parse manifest text as JSON or YAML, chosen by its content; raise located problems."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        raise ManifestError([Problem(source, "the manifest is empty")])
+    json_error: json.JSONDecodeError | None = None
+    if stripped[0] in "{[":
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            json_error = exc
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        if json_error is not None:
+            raise ManifestError(
+                [
+                    Problem(
+                        f"{source}:{json_error.lineno}:{json_error.colno}",
+                        f"invalid JSON: {json_error.msg}",
+                    )
+                ]
+            ) from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        what = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"{context}: {what}" if context and "repeats" not in str(what) else what
+        raise ManifestError([Problem(where, f"invalid YAML: {detail}")]) from None
+
+
+def read_manifest_text(path: Path) -> str:
+    """The manifest's text; unreadable or undecodable files raise a located problem."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ManifestError([Problem(str(path), "no such file")]) from None
+    except IsADirectoryError:
+        raise ManifestError([Problem(str(path), "is a directory, not a manifest file")]) from None
+    except PermissionError:
+        raise ManifestError([Problem(str(path), "permission denied")]) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            [Problem(str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8")]
+        ) from None
+    except OSError as exc:
+        raise ManifestError([Problem(str(path), f"cannot read: {exc.strerror}")]) from None
+
+
+def load_manifest(path: str | Path) -> BatchPlan:
+    """Read, parse and validate the manifest at ``path``."""
+    path = Path(path)
+    data = parse_document(read_manifest_text(path), str(path))
+    return build_plan(data, default_name=path.stem)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        below = out.get(key)
+        if isinstance(below, Mapping) and isinstance(value, Mapping):
+            out[key] = deep_merge(below, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _section(model: type[M], data: Any, prefix: str, problems: list[Problem]) -> M | None:
+    """Validate one part of the manifest on its own, so one bad part hides no other's problems."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(
+            problems_from(exc, prefix, lambda loc: _known_doc_keys((*_names(prefix), *loc)))
+        )
+        return None
+
+
+def _names(prefix: str) -> tuple[str, ...]:
+    return tuple(part.split("[")[0] for part in prefix.split(".") if part)
+
+
+def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
+    """Validate a parsed manifest and turn it into a plan, or raise every problem at once."""
+    if not isinstance(data, Mapping):
+        raise ManifestError(
+            [
+                Problem(
+                    "", f"the manifest must be a mapping with 'projects', got {type(data).__name__}"
+                )
+            ]
+        )
+    problems: list[Problem] = []
+    top = _section(
+        ManifestDoc,
+        {**data, "settings": {}, "projects": [{"id": "-"}], "defaults": {}},
+        "",
+        problems,
+    )
+    settings_doc = _section(SettingsDoc, data.get("settings") or {}, "settings", problems)
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        problems.append(Problem("defaults", "must be a mapping laid under every cluster"))
+        defaults = {}
+    raw_projects = data.get("projects")
+    if not isinstance(raw_projects, list) or not raw_projects:
+        problems.append(Problem("projects", "must be a non-empty list of projects"))
+        raw_projects = []
+
+    projects: list[ProjectPlan] = []
+    seen_projects: dict[tuple[str, str], int] = {}
+    for p_index, raw_project in enumerate(raw_projects):
+        where = f"projects[{p_index}]"
+        project = _section(ProjectDoc, raw_project, where, problems)
+        if project is None:
+            continue
+        if project.endpoint is None and project.region is None:
+            problems.append(Problem(where, "needs a region (or an explicit endpoint)"))
+            continue
+        endpoint = project.endpoint or cce_endpoint(project.region or "")
+        key = (project.id, endpoint)
+        if key in seen_projects:
+            problems.append(
+                Problem(
+                    f"{where}.id",
+                    f"project {project.id} at {endpoint} is already listed as "
+                    f"projects[{seen_projects[key]}]; merge their clusters into one entry",
+                )
+            )
+            continue
+        seen_projects[key] = p_index
+        bodies = []
+        for c_index, cluster in enumerate(project.clusters):
+            merged = deep_merge(deep_merge(defaults, project.defaults), cluster)
+            merged.setdefault("kind", "Cluster")
+            merged.setdefault("apiVersion", "v3")
+            bodies.append((f"{where}.clusters[{c_index}]", merged, cluster))
+        found, plans = validate_clusters(
+            bodies, layers=[("defaults", defaults), (f"{where}.defaults", project.defaults)]
+        )
+        problems.extend(found)
+        projects.append(
+            ProjectPlan(
+                id=project.id,
+                region=project.region,
+                endpoint=endpoint,
+                clusters=tuple(ClusterPlan(name=n, body=b, location=loc) for loc, n, b in plans),
+                location=where,
+            )
+        )
+    problems[:0] = validate_clusters([], layers=[("defaults", defaults)])[0]
+    if settings_doc is not None:
+        settings = settings_doc.resolve()
+        problems.extend(Problem(f"settings.{k}", m) for k, m in settings.problems())
+    problems = _unique(problems)
+    if problems or top is None or settings_doc is None:
+        raise ManifestError(problems)
+    return BatchPlan(name=top.name or default_name, settings=settings, projects=tuple(projects))
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out

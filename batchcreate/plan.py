@@ -1,0 +1,48 @@
+"""A validated batch: what will be created where, with the settings to do it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from batchcreate.settings import Settings
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """One cluster to create: its merged create body and its place in the manifest."""
+
+    name: str
+    body: dict[str, Any]
+    location: str
+
+
+@dataclass(frozen=True)
+class ProjectPlan:
+    """One project's clusters, and the endpoint its calls go to."""
+
+    id: str
+    region: str | None
+    endpoint: str
+    clusters: tuple[ClusterPlan, ...]
+    location: str
+    #: The endpoint whose rate limit the calls spend; differs from ``endpoint`` only when a
+    #: simulator stands in for the cloud.
+    limit_key: str = ""
+
+    @property
+    def rate_key(self) -> str:
+        return self.limit_key or self.endpoint
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """A whole validated manifest."""
+
+    name: str
+    settings: Settings
+    projects: tuple[ProjectPlan, ...]
+
+    @property
+    def cluster_count(self) -> int:
+        return sum(len(p.clusters) for p in self.projects)

@@ -1,0 +1,44 @@
+"""``batchcreate simulate``: serve the fake CCE until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from batchcreate.clock import SystemClock
+from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
+from batchcreate.simulator.server import start_simulator
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    config = SimulatorConfig(
+        job_duration=args.job_duration,
+        fail_rate=args.fail_rate,
+        seed=args.seed,
+        token=args.token,
+        quota=args.quota,
+    )
+    cce = FakeCce(config, clock=SystemClock())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with await start_simulator(cce, args.host, args.port) as sim:
+        print(f"simulator listening on {sim.url}", flush=True)
+        print(f"  jobs take {args.job_duration:g}s, fail rate {args.fail_rate:g}, "
+              f"token {'required' if args.token else 'not checked'}", flush=True)
+        await stop.wait()
+    print("simulator stopped", file=sys.stderr)
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(_serve(args))
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,473 @@
+"""A faithful fake of the CCE v3 API's cluster and job calls, as a pure state machine.
+
+``FakeCce.handle`` takes a request (method, path, query, headers, body) and returns an
+answer; time comes from an injected clock, so the same fake serves real HTTP (through
+``batchcreate.simulator.server``) and virtual-time runs (``InMemoryTransport``).
+Jobs run ``Initializing → Running → Success`` (cluster ``Creating → Available``) over a
+configurable duration; a seeded fraction fail (cluster ``Unavailable`` or ``Error``).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import random
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchcreate.clock import Clock
+from batchcreate.models import CLUSTER_TYPES, CONTAINER_NETWORK_MODES, NAME_PATTERN
+
+_PROJECT = r"/api/v3/projects/(?P<project>[^/]+)"
+_ROUTES = [
+    ("POST", re.compile(_PROJECT + r"/clusters/?$"), "create"),
+    ("GET", re.compile(_PROJECT + r"/clusters/?$"), "list"),
+    ("GET", re.compile(_PROJECT + r"/clusters/(?P<cluster>[^/]+)/?$"), "cluster"),
+    ("GET", re.compile(_PROJECT + r"/jobs/(?P<job>[^/]+)/?$"), "job"),
+]
+
+FAILURE_REASONS = (
+    "Failed to create master node: insufficient ECS capacity in the selected AZ",
+    "Failed to install the cluster network add-on: subnet has no free IP addresses",
+    "Failed to create the master's EVS volume: quota exceeded",
+)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A scripted fate for one cluster name, overriding the random draw."""
+
+    duration: float | None = None
+    job_phase: str = "Success"
+    cluster_phase: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """How the fake behaves; every default gives a well-behaved service."""
+
+    job_duration: float = 3.0
+    #: Each job's duration is drawn uniformly within ± this fraction of ``job_duration``.
+    duration_jitter: float = 0.3
+    fail_rate: float = 0.0
+    seed: int | None = None
+    token: str | None = None
+    #: Most clusters one project may hold; past it a create is refused like a real quota.
+    quota: int | None = None
+    behaviours: Mapping[str, Behaviour] = field(default_factory=dict)
+
+
+@dataclass
+class SimJob:
+    uid: str
+    project: str
+    cluster_uid: str
+    cluster_name: str
+    started: float
+    duration: float
+    final_phase: str
+    reason: str
+
+
+@dataclass
+class SimCluster:
+    uid: str
+    project: str
+    name: str
+    body: dict[str, Any]
+    created_wall: float
+    job: SimJob | None
+    #: The phase once the job is over (or always, for clusters seeded as existing).
+    final_phase: str
+    reason: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SimAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def go_timestamp(epoch: float) -> str:
+    """The Go-style timestamp the service writes: ``2018-08-02 03:48:58.968214406 +0000 UTC``."""
+    moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") + "000 +0000 UTC"
+
+
+class FakeCce:
+    """The fake service's state and its request handler."""
+
+    def __init__(self, config: SimulatorConfig | None = None, *, clock: Clock) -> None:
+        self.config = config or SimulatorConfig()
+        self.clock = clock
+        self._rng = random.Random(self.config.seed)
+        self.clusters: dict[tuple[str, str], SimCluster] = {}  # (project, uid)
+        self.jobs: dict[tuple[str, str], SimJob] = {}  # (project, uid)
+        #: Ground truth: create calls received and clusters created, per (project, name).
+        self.create_calls: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.created: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.requests: collections.Counter[str] = collections.Counter()
+
+    # ---- test and demo helpers ---------------------------------------------------------
+
+    def seed_cluster(
+        self,
+        project: str,
+        name: str,
+        *,
+        phase: str = "Available",
+        job_remaining: float | None = None,
+        reason: str | None = None,
+    ) -> SimCluster:
+        """Put a cluster in place as if an earlier run made it; ``job_remaining`` keeps its
+        creation job running for that many more seconds."""
+        uid = self._uuid()
+        job = None
+        if job_remaining is not None:
+            job = SimJob(
+                self._uuid(),
+                project,
+                uid,
+                name,
+                self.clock.monotonic(),
+                job_remaining,
+                "Success",
+                "",
+            )
+            self.jobs[(project, job.uid)] = job
+        cluster = SimCluster(
+            uid, project, name, _seed_body(name), self.clock.time(), job, phase, reason
+        )
+        self.clusters[(project, uid)] = cluster
+        return cluster
+
+    def cluster_named(self, project: str, name: str) -> SimCluster | None:
+        for cluster in self.clusters.values():
+            if cluster.project == project and cluster.name == name:
+                return cluster
+        return None
+
+    def ledger(self) -> dict[str, Any]:
+        """Ground truth for tests: every cluster, its phase, and create calls per name."""
+        return {
+            "clusters": [
+                {
+                    "project": c.project,
+                    "name": c.name,
+                    "uid": c.uid,
+                    "phase": self.cluster_phase(c),
+                    "jobId": c.job.uid if c.job else None,
+                    "jobPhase": self.job_phase(c.job) if c.job else None,
+                }
+                for c in self.clusters.values()
+            ],
+            "createCalls": [
+                {"project": p, "name": n, "calls": k, "created": self.created[(p, n)]}
+                for (p, n), k in sorted(self.create_calls.items())
+            ],
+            "requests": dict(self.requests),
+        }
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def job_phase(self, job: SimJob) -> str:
+        elapsed = self.clock.monotonic() - job.started
+        if elapsed >= job.duration:
+            return job.final_phase
+        return "Initializing" if elapsed < 0.1 * job.duration else "Running"
+
+    def cluster_phase(self, cluster: SimCluster) -> str:
+        if cluster.job is not None and self.job_phase(cluster.job) not in ("Success", "Failed"):
+            return "Creating"
+        return cluster.final_phase
+
+    # ---- the API -----------------------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> SimAnswer:
+        known_path = False
+        for route_method, pattern, name in _ROUTES:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            known_path = True
+            if method != route_method:
+                continue
+            self.requests[name] += 1
+            denied = self._check_auth(headers)
+            if denied is not None:
+                return denied
+            args = match.groupdict()
+            if name == "create":
+                return self._create(args["project"], body)
+            if name == "list":
+                return self._list(args["project"], query)
+            if name == "cluster":
+                return self._show_cluster(args["project"], args["cluster"])
+            return self._show_job(args["project"], args["job"])
+        if known_path:
+            return self._error(405, {"error_code": "APIGW.0101", "error_msg": "Method not allowed"})
+        return self._error(
+            404,
+            {
+                "error_code": "APIGW.0101",
+                "error_msg": "The API does not exist or has not been published in the environment",
+            },
+        )
+
+    def _check_auth(self, headers: Mapping[str, str]) -> SimAnswer | None:
+        if self.config.token is None:
+            return None
+        given = {k.lower(): v for k, v in headers.items()}.get("x-auth-token")
+        if given == self.config.token:
+            return None
+        return self._error(
+            401,
+            {
+                "error_code": "APIGW.0301",
+                "error_msg": "Incorrect IAM authentication information: decrypt token fail",
+            },
+        )
+
+    def _create(self, project: str, raw: bytes) -> SimAnswer:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._invalid("the request body is not valid JSON")
+        problem = _create_problem(body)
+        if problem:
+            return self._invalid(problem)
+        name = body["metadata"]["name"]
+        self.create_calls[(project, name)] += 1
+        if self.cluster_named(project, name) is not None:
+            return self._error(
+                409,
+                {
+                    "errorCode": "CCE.01409001",
+                    "errorMessage": f"The cluster name {name} has been used.",
+                    "error_code": "CCE.01409001",
+                    "error_msg": "Resource already exists",
+                },
+            )
+        quota = self.config.quota
+        if quota is not None and sum(c.project == project for c in self.clusters.values()) >= quota:
+            return self._error(
+                400,
+                {
+                    "errorCode": "CCE.01400007",
+                    "errorMessage": f"The number of clusters exceeds the quota ({quota}).",
+                },
+            )
+        cluster = self._start(project, name, body)
+        self.created[(project, name)] += 1
+        return self._json(201, self._cluster_json(cluster))
+
+    def _start(self, project: str, name: str, body: dict[str, Any]) -> SimCluster:
+        scripted = self.config.behaviours.get(name)
+        base = self.config.job_duration
+        jitter = self.config.duration_jitter
+        duration = base * self._rng.uniform(1 - jitter, 1 + jitter) if jitter else base
+        fails = self._rng.random() < self.config.fail_rate
+        job_phase = "Failed" if fails else "Success"
+        cluster_phase = self._rng.choice(("Unavailable", "Error")) if fails else "Available"
+        reason = self._rng.choice(FAILURE_REASONS) if fails else ""
+        if scripted is not None:
+            duration = base if scripted.duration is None else scripted.duration
+            job_phase = scripted.job_phase
+            default_phase = "Available" if job_phase == "Success" else "Unavailable"
+            cluster_phase = scripted.cluster_phase or default_phase
+            reason = scripted.reason or (FAILURE_REASONS[0] if cluster_phase != "Available" else "")
+        uid = self._uuid()
+        job = SimJob(
+            self._uuid(),
+            project,
+            uid,
+            name,
+            self.clock.monotonic(),
+            duration,
+            job_phase,
+            reason if job_phase == "Failed" else "",
+        )
+        cluster = SimCluster(
+            uid,
+            project,
+            name,
+            body,
+            self.clock.time(),
+            job,
+            cluster_phase,
+            reason or None,
+            reason or None,
+        )
+        self.clusters[(project, uid)] = cluster
+        self.jobs[(project, job.uid)] = job
+        return cluster
+
+    def _list(self, project: str, query: Mapping[str, str]) -> SimAnswer:
+        wanted = query.get("status")
+        items = [
+            self._cluster_json(c)
+            for c in self.clusters.values()
+            if c.project == project and (not wanted or self.cluster_phase(c) == wanted)
+        ]
+        return self._json(200, {"kind": "Cluster", "apiVersion": "v3", "items": items})
+
+    def _show_cluster(self, project: str, uid: str) -> SimAnswer:
+        cluster = self.clusters.get((project, uid))
+        if cluster is None:
+            return self._not_found(f"cluster {uid}")
+        return self._json(200, self._cluster_json(cluster))
+
+    def _show_job(self, project: str, uid: str) -> SimAnswer:
+        job = self.jobs.get((project, uid))
+        if job is None:
+            return self._not_found(f"job {uid}")
+        phase = self.job_phase(job)
+        stamp = go_timestamp(self.clock.time())
+        sub = {
+            "kind": "Job",
+            "apiVersion": "v3",
+            "metadata": {"uid": job.uid + "-master", "creationTimestamp": stamp},
+            "spec": {"type": "CreateMaster", "clusterUID": job.cluster_uid},
+            "status": {"phase": phase, "reason": job.reason if phase == "Failed" else ""},
+        }
+        return self._json(
+            200,
+            {
+                "kind": "Job",
+                "apiVersion": "v3",
+                "metadata": {"uid": job.uid, "creationTimestamp": stamp, "updateTimestamp": stamp},
+                "spec": {
+                    "type": "CreateCluster",
+                    "clusterUID": job.cluster_uid,
+                    "resourceID": job.cluster_uid,
+                    "resourceName": job.cluster_name,
+                    "extendParam": {},
+                    "subJobs": [sub],
+                },
+                "status": {"phase": phase, "reason": job.reason if phase == "Failed" else ""},
+            },
+        )
+
+    # ---- answers -------------------------------------------------------------------------
+
+    def _cluster_json(self, cluster: SimCluster) -> dict[str, Any]:
+        phase = self.cluster_phase(cluster)
+        metadata = {
+            **cluster.body.get("metadata", {}),
+            "uid": cluster.uid,
+            "creationTimestamp": go_timestamp(cluster.created_wall),
+            "updateTimestamp": go_timestamp(self.clock.time()),
+        }
+        spec = {
+            **cluster.body.get("spec", {}),
+            "authentication": {"mode": "rbac", "authenticatingProxy": {}},
+        }
+        status: dict[str, Any] = {"phase": phase}
+        if cluster.job is not None:
+            status["jobID"] = cluster.job.uid
+        if phase != "Available" and phase != "Creating" and cluster.reason:
+            status["reason"] = cluster.reason
+            status["message"] = cluster.message or cluster.reason
+        return {
+            "kind": "Cluster",
+            "apiVersion": "v3",
+            "metadata": metadata,
+            "spec": spec,
+            "status": status,
+        }
+
+    def _invalid(self, message: str) -> SimAnswer:
+        return self._error(
+            400,
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "code": 400,
+                "errorCode": "CCE.01400001",
+                "errorMessage": "Invalid request.",
+                "error_code": "CCE_CM.0004",
+                "error_msg": "Request is invalid",
+                "message": message,
+                "reason": "BadRequest",
+            },
+        )
+
+    def _not_found(self, what: str) -> SimAnswer:
+        return self._error(
+            404,
+            {
+                "errorCode": "CCE.01404001",
+                "errorMessage": f"The resource could not be found: {what}",
+                "error_code": "CCE_CM.0003",
+                "error_msg": "Resource not found",
+            },
+        )
+
+    def _error(self, status: int, body: dict[str, Any]) -> SimAnswer:
+        return self._json(status, body)
+
+    def _json(self, status: int, body: dict[str, Any]) -> SimAnswer:
+        return SimAnswer(
+            status,
+            {
+                "Content-Type": "application/json;charset=UTF-8",
+                "X-Request-Id": self._uuid().replace("-", ""),
+            },
+            json.dumps(body, separators=(",", ":")).encode(),
+        )
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+def _seed_body(name: str) -> dict[str, Any]:
+    return {
+        "kind": "Cluster",
+        "apiVersion": "v3",
+        "metadata": {"name": name},
+        "spec": {"type": "VirtualMachine", "flavor": "cce.s1.small"},
+    }
+
+
+def _create_problem(body: Any) -> str | None:
+    """What the service would refuse in a create body, or None."""
+    if not isinstance(body, dict):
+        return "the request body must be a JSON object"
+    if body.get("kind") != "Cluster":
+        return "kind must be Cluster"
+    if body.get("apiVersion") != "v3":
+        return "apiVersion must be v3"
+    metadata = body.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or not 4 <= len(name) <= 128:
+        return f"metadata.name {name!r} is invalid"
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return "spec is required"
+    if spec.get("type") not in CLUSTER_TYPES:
+        return f"spec.type {spec.get('type')!r} is not supported"
+    if not isinstance(spec.get("flavor"), str):
+        return "spec.flavor is required"
+    host = spec.get("hostNetwork")
+    if not isinstance(host, dict) or not host.get("vpc") or not host.get("subnet"):
+        return "spec.hostNetwork.vpc and spec.hostNetwork.subnet are required"
+    container = spec.get("containerNetwork")
+    if not isinstance(container, dict) or container.get("mode") not in CONTAINER_NETWORK_MODES:
+        return "spec.containerNetwork.mode is invalid"
+    return None
