@@ -82,30 +82,63 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (override the manifest's settings)")
-    group.add_argument("--rate-limit", type=_positive(float), metavar="N",
-                       help="API calls per second to one endpoint (settings.rateLimit)")
-    group.add_argument("--max-in-flight", type=_positive(int), metavar="N",
-                       help="clusters submitted but not terminal, whole batch (settings.maxInFlight)")
-    group.add_argument("--max-in-flight-per-project", type=_positive(int), metavar="N",
-                       help="the same, per project (settings.maxInFlightPerProject)")
-    group.add_argument("--timeout", type=_duration, metavar="DURATION",
-                       help="per cluster, submission to terminal phase (settings.timeout)")
-    group.add_argument("--poll-initial-delay", type=_duration, metavar="DURATION",
-                       help="settings.poll.initialDelay")
-    group.add_argument("--poll-interval", type=_duration, metavar="DURATION",
-                       help="settings.poll.interval")
-    group.add_argument("--poll-max-interval", type=_duration, metavar="DURATION",
-                       help="settings.poll.maxInterval")
-    group.add_argument("--poll-backoff", type=_positive(float), metavar="FACTOR",
-                       help="settings.poll.backoff (interval growth per poll, >= 1)")
-    group.add_argument("--retry-attempts", type=_positive(int), metavar="N",
-                       help="settings.retry.attempts")
-    group.add_argument("--retry-base-delay", type=_duration, metavar="DURATION",
-                       help="settings.retry.baseDelay")
-    group.add_argument("--retry-max-delay", type=_duration, metavar="DURATION",
-                       help="settings.retry.maxDelay")
-    group.add_argument("--request-timeout", type=_positive(float), metavar="SECONDS",
-                       help="settings.requestTimeout: one HTTP call's limit")
+    group.add_argument(
+        "--rate-limit",
+        type=_positive(float),
+        metavar="N",
+        help="API calls per second to one endpoint (settings.rateLimit)",
+    )
+    group.add_argument(
+        "--max-in-flight",
+        type=_positive(int),
+        metavar="N",
+        help="clusters submitted but not terminal, whole batch (settings.maxInFlight)",
+    )
+    group.add_argument(
+        "--max-in-flight-per-project",
+        type=_positive(int),
+        metavar="N",
+        help="the same, per project (settings.maxInFlightPerProject)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_duration,
+        metavar="DURATION",
+        help="per cluster, submission to terminal phase (settings.timeout)",
+    )
+    group.add_argument(
+        "--poll-initial-delay",
+        type=_duration,
+        metavar="DURATION",
+        help="settings.poll.initialDelay",
+    )
+    group.add_argument(
+        "--poll-interval", type=_duration, metavar="DURATION", help="settings.poll.interval"
+    )
+    group.add_argument(
+        "--poll-max-interval", type=_duration, metavar="DURATION", help="settings.poll.maxInterval"
+    )
+    group.add_argument(
+        "--poll-backoff",
+        type=_positive(float),
+        metavar="FACTOR",
+        help="settings.poll.backoff (interval growth per poll, >= 1)",
+    )
+    group.add_argument(
+        "--retry-attempts", type=_positive(int), metavar="N", help="settings.retry.attempts"
+    )
+    group.add_argument(
+        "--retry-base-delay", type=_duration, metavar="DURATION", help="settings.retry.baseDelay"
+    )
+    group.add_argument(
+        "--retry-max-delay", type=_duration, metavar="DURATION", help="settings.retry.maxDelay"
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="settings.requestTimeout: one HTTP call's limit",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,21 +161,42 @@ def build_parser() -> argparse.ArgumentParser:
         + EPILOG_EXIT,
     )
     run.add_argument("manifest", type=Path, help="the manifest (YAML or JSON)")
-    run.add_argument("--report", type=Path, metavar="PATH",
-                     help="where to write the report (default: ./<batch name>-report.json)")
+    run.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="where to write the report (default: ./<batch name>-report.json)",
+    )
     _add_settings_flags(run)
     sim = run.add_argument_group("embedded simulator")
-    sim.add_argument("--simulate", action="store_true",
-                     help="run against an in-process simulator on loopback instead of the cloud")
-    sim.add_argument("--sim-job-duration", type=_duration, default=3.0, metavar="DURATION",
-                     help="how long a simulated creation job takes (default 3s)")
-    sim.add_argument("--sim-fail-rate", type=_fraction, default=0.0, metavar="FRACTION",
-                     help="fraction of simulated jobs that fail (default 0)")
+    sim.add_argument(
+        "--simulate",
+        action="store_true",
+        help="run against an in-process simulator on loopback instead of the cloud",
+    )
+    sim.add_argument(
+        "--sim-job-duration",
+        type=_duration,
+        default=3.0,
+        metavar="DURATION",
+        help="how long a simulated creation job takes (default 3s)",
+    )
+    sim.add_argument(
+        "--sim-fail-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of simulated jobs that fail (default 0)",
+    )
     sim.add_argument("--sim-seed", type=int, metavar="N", help="seed for the simulator's draws")
-    sim.add_argument("--time-scale", type=_positive(float), default=DEFAULT_TIME_SCALE,
-                     metavar="FACTOR",
-                     help=f"simulated time per real second of the poll schedule and timeout "
-                     f"(default {DEFAULT_TIME_SCALE:g})")
+    sim.add_argument(
+        "--time-scale",
+        type=_positive(float),
+        default=DEFAULT_TIME_SCALE,
+        metavar="FACTOR",
+        help=f"simulated time per real second of the poll schedule and timeout "
+        f"(default {DEFAULT_TIME_SCALE:g})",
+    )
     _add_common(run)
 
     validate = commands.add_parser(
@@ -169,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--job-duration", type=_duration, default=3.0, metavar="DURATION")
     simulate.add_argument("--fail-rate", type=_fraction, default=0.0, metavar="FRACTION")
     simulate.add_argument("--seed", type=int, metavar="N")
-    simulate.add_argument("--quota", type=_positive(int), metavar="N",
-                          help="most clusters one project may hold")
+    simulate.add_argument(
+        "--quota", type=_positive(int), metavar="N", help="most clusters one project may hold"
+    )
     _add_common(simulate)
     return parser
 
@@ -219,19 +274,26 @@ def _load(args: argparse.Namespace) -> BatchPlan:
 def cmd_validate(args: argparse.Namespace) -> int:
     plan = _load(args)
     if args.json:
-        print(json.dumps(
-            {
-                "batch": plan.name,
-                "settings": plan.settings.to_report(),
-                "projects": [
-                    {"id": p.id, "region": p.region, "endpoint": p.endpoint,
-                     "count": len(p.clusters), "clusters": [c.name for c in p.clusters]}
-                    for p in plan.projects
-                ],
-                "total": plan.cluster_count,
-            },
-            indent=2,
-        ))
+        print(
+            json.dumps(
+                {
+                    "batch": plan.name,
+                    "settings": plan.settings.to_report(),
+                    "projects": [
+                        {
+                            "id": p.id,
+                            "region": p.region,
+                            "endpoint": p.endpoint,
+                            "count": len(p.clusters),
+                            "clusters": [c.name for c in p.clusters],
+                        }
+                        for p in plan.projects
+                    ],
+                    "total": plan.cluster_count,
+                },
+                indent=2,
+            )
+        )
     else:
         print(render_plan(plan))
         print("manifest is valid")

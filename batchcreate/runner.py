@@ -10,6 +10,7 @@ another's: every error ends in that cluster's record.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -47,13 +48,17 @@ def cluster_reason(cluster: Cluster) -> str:
     return text or f"cluster is {cluster.status.phase or 'in an unknown phase'}"
 
 
+#: Orders runner events: a list requested after an event reflects it (on a consistent server).
+_ticks = itertools.count()
+
+
 @dataclass
 class _ProjectState:
     """A project's shared lookups: one re-list serves every cluster that needs one."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: When the list now held was requested (monotonic), None before the first list.
-    listed_at: float | None = None
+    #: The tick at which the list now held was requested; None before the first list.
+    listed_at: int | None = None
     by_name: dict[str, Cluster] = field(default_factory=dict)
 
 
@@ -100,7 +105,7 @@ class Runner:
         plog = self._log.bind(project=project.id, endpoint=project.rate_key)
         state = self._projects.setdefault(project.rate_key + "/" + project.id, _ProjectState())
         try:
-            await self._relist(project, state, since=float("-inf"))
+            await self._relist(project, state, since=-1)
         except ApiError as error:
             if isinstance(error, AuthenticationError):
                 self.auth_rejected = True
@@ -124,17 +129,17 @@ class Runner:
                 await self._in_flight.acquire()
                 group.create_task(self._drive(project, record, slots))
 
-    async def _relist(self, project: ProjectPlan, state: _ProjectState, since: float) -> None:
-        """Refresh the project's list unless one fetched after ``since`` is already at hand."""
+    async def _relist(self, project: ProjectPlan, state: _ProjectState, since: int) -> None:
+        """Refresh the project's list unless one requested after tick ``since`` is at hand."""
         async with state.lock:
-            if state.listed_at is not None and state.listed_at >= since:
+            if state.listed_at is not None and state.listed_at > since:
                 return
-            started = self.clock.monotonic()
+            started = next(_ticks)
             items = await self.client.list_clusters(project)
             state.by_name = {c.metadata.name: c for c in items if c.metadata.name}
             state.listed_at = started
 
-    async def _lookup(self, project: ProjectPlan, name: str, since: float) -> Cluster | None:
+    async def _lookup(self, project: ProjectPlan, name: str, since: int) -> Cluster | None:
         state = self._projects[project.rate_key + "/" + project.id]
         await self._relist(project, state, since)
         return state.by_name.get(name)
@@ -193,10 +198,12 @@ class Runner:
 
     async def _create(self, project: ProjectPlan, record: ClusterRecord) -> None:
         clog = self._log.bind(project=project.id, cluster=record.name)
-        record.submitted = self.now()
-        clog.info("cluster.submitted")
 
         def count_attempt() -> None:
+            # Submission is when the body is first sent, not when it began to queue for a slot.
+            if record.submitted is None:
+                record.submitted = self.now()
+                clog.info("cluster.submitted")
             record.attempts += 1
 
         try:
@@ -245,8 +252,8 @@ class Runner:
         await self._follow(project, record, fresh=True)
 
     async def _lookup_or_none(self, project: ProjectPlan, record: ClusterRecord) -> Cluster | None:
-        """The cluster named like ``record`` from a list fetched after its create was sent."""
-        since = record.submitted.mono if record.submitted else float("-inf")
+        """The cluster named like ``record``, from a list requested after its create's answer."""
+        since = next(_ticks)
         try:
             return await self._lookup(project, record.name, since)
         except ApiError as error:

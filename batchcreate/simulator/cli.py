@@ -29,8 +29,11 @@ async def _serve(args: argparse.Namespace) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with await start_simulator(cce, args.host, args.port) as sim:
         print(f"simulator listening on {sim.url}", flush=True)
-        print(f"  jobs take {args.job_duration:g}s, fail rate {args.fail_rate:g}, "
-              f"token {'required' if args.token else 'not checked'}", flush=True)
+        print(
+            f"  jobs take {args.job_duration:g}s, fail rate {args.fail_rate:g}, "
+            f"token {'required' if args.token else 'not checked'}",
+            flush=True,
+        )
         await stop.wait()
     print("simulator stopped", file=sys.stderr)
 
