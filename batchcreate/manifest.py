@@ -171,28 +171,25 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def parse_document(text: str, source: str) -> Any:
-    """Parse manifest text as JSON or YAML, chosen by its content; raise located problems."""
+    """Parse manifest text as JSON or YAML, chosen by its content; raise located problems.
+
+    Text that opens with ``{`` or ``[`` is JSON, and a JSON syntax error is reported as one,
+    unless the file is named ``.yaml``/``.yml`` and parses as YAML (a flow mapping).
+    """
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         raise ManifestError([Problem(source, "the manifest is empty")])
-    json_error: json.JSONDecodeError | None = None
     if stripped[0] in "{[":
         try:
             return json.loads(stripped)
         except json.JSONDecodeError as exc:
-            json_error = exc
+            if Path(source).suffix.lower() not in (".yaml", ".yml"):
+                raise ManifestError(
+                    [Problem(f"{source}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]
+                ) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no object tags
     except yaml.YAMLError as exc:
-        if json_error is not None:
-            raise ManifestError(
-                [
-                    Problem(
-                        f"{source}:{json_error.lineno}:{json_error.colno}",
-                        f"invalid JSON: {json_error.msg}",
-                    )
-                ]
-            ) from None
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         what = getattr(exc, "problem", None) or str(exc)
