@@ -92,7 +92,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
         "--max-in-flight",
         type=_positive(int),
         metavar="N",
-        help="clusters submitted but not terminal, whole batch (settings.maxInFlight)",
+        help="clusters submitted and not yet terminal, whole batch (settings.maxInFlight)",
     )
     group.add_argument(
         "--max-in-flight-per-project",
@@ -135,9 +135,9 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--request-timeout",
-        type=_positive(float),
-        metavar="SECONDS",
-        help="settings.requestTimeout: one HTTP call's limit",
+        type=_duration,
+        metavar="DURATION",
+        help="settings.requestTimeout: the limit for one HTTP call (default 30s)",
     )
 
 
@@ -194,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(float),
         default=DEFAULT_TIME_SCALE,
         metavar="FACTOR",
-        help=f"simulated time per real second of the poll schedule and timeout "
-        f"(default {DEFAULT_TIME_SCALE:g})",
+        help="multiplies the poll schedule and the timeout to fit the simulator's short jobs "
+        f"(default {DEFAULT_TIME_SCALE:g}: an initialDelay of 150s becomes 1.5s)",
     )
     _add_common(run)
 
@@ -220,9 +220,26 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     simulate.add_argument("--port", type=int, default=8443, help="default: 8443 (0: any free)")
     simulate.add_argument("--token", help="require this X-Auth-Token on every call")
-    simulate.add_argument("--job-duration", type=_duration, default=3.0, metavar="DURATION")
-    simulate.add_argument("--fail-rate", type=_fraction, default=0.0, metavar="FRACTION")
-    simulate.add_argument("--seed", type=int, metavar="N")
+    simulate.add_argument(
+        "--job-duration",
+        type=_duration,
+        default=3.0,
+        metavar="DURATION",
+        help="how long a creation job takes (default 3s, ±30%%)",
+    )
+    simulate.add_argument(
+        "--fail-rate",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of jobs that fail, leaving the cluster Unavailable or Error (default 0)",
+    )
+    simulate.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed for durations, failures and ids (reproducible runs)",
+    )
     simulate.add_argument(
         "--quota", type=_positive(int), metavar="N", help="most clusters one project may hold"
     )

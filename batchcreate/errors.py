@@ -72,12 +72,15 @@ class ApiError(BatchcreateError):
         http_status: int | None = None,
         error_code: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.error_code = error_code
         self.request_id = request_id
+        #: Seconds the server asked us to wait (``Retry-After``), if it said.
+        self.retry_after = retry_after
         #: How many times the call was sent before this error was given up on.
         self.attempts = 1
 
@@ -101,10 +104,6 @@ class ThrottledError(ApiError):
 
     code = "api.throttled"
     retryable = True
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.retry_after = retry_after
 
 
 class ServerError(ApiError):

@@ -42,7 +42,7 @@ class SlotLimiter:
         self._interval = 1.0 / rate
         self._burst_span = (burst - 1) * self._interval
         self._clock = clock
-        self._next_free = clock.monotonic()
+        self._next_free = clock.monotonic() - self._burst_span
         self.admitted = 0
 
     @property

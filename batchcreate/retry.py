@@ -5,20 +5,21 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from batchcreate.errors import ApiError, ThrottledError
+from batchcreate.errors import ApiError
 from batchcreate.settings import RetrySettings
 
 
 @dataclass
 class Backoff:
-    """Exponential backoff with full jitter, capped; ``Retry-After`` wins when given."""
+    """Exponential backoff with full jitter, capped; a server's ``Retry-After`` (on a 429 or a
+    503 alike) wins when given, within the same cap."""
 
     settings: RetrySettings = field(default_factory=RetrySettings)
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int, error: ApiError | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
-        if isinstance(error, ThrottledError) and error.retry_after is not None:
+        if error is not None and error.retry_after is not None:
             return min(error.retry_after, self.settings.max_delay)
         ceiling = min(self.settings.max_delay, self.settings.base_delay * 2 ** (attempt - 1))
         return self.rng.uniform(0, ceiling)

@@ -158,15 +158,19 @@ class Runner:
         except Exception as exc:  # one cluster's bug must not stop the batch
             self._log.exception("cluster.crashed", project=project.id, cluster=record.name)
             if not record.done:
-                record.finish(Outcome.FAILED, self.now(), f"internal error: {exc!r}")
+                self._finish(record, Outcome.FAILED, f"internal error: {exc!r}")
         finally:
             slots.release()
             self._in_flight.release()
+
+    def _finish(self, record: ClusterRecord, outcome: Outcome, reason: str | None = None) -> None:
+        """Record a cluster's outcome, now, and say so in the log."""
+        record.finish(outcome, self.now(), reason)
         self._log.info(
             "cluster.terminal",
-            project=project.id,
+            project=record.project.id,
             cluster=record.name,
-            outcome=record.outcome.value,
+            outcome=outcome.value,
             job_phase=record.job_phase,
             cluster_phase=record.cluster_phase,
             reason=record.reason,
@@ -183,18 +187,9 @@ class Runner:
         record.cluster_phase = cluster.status.phase
         if cluster.status.phase in CLUSTER_READY:
             outcome = Outcome.EXISTING if record.preexisting else Outcome.CREATED
-            record.finish(outcome, self.now())
+            self._finish(record, outcome)
         else:
-            record.finish(Outcome.FAILED, self.now(), cluster_reason(cluster))
-        if record.preexisting and record.submitted is None:
-            self._log.info(
-                "cluster.terminal",
-                project=record.project.id,
-                cluster=record.name,
-                outcome=record.outcome.value,
-                cluster_phase=record.cluster_phase,
-                reason=record.reason,
-            )
+            self._finish(record, Outcome.FAILED, cluster_reason(cluster))
 
     async def _create(self, project: ProjectPlan, record: ClusterRecord) -> None:
         clog = self._log.bind(project=project.id, cluster=record.name)
@@ -212,7 +207,7 @@ class Runner:
             record.last_error = error
             found = await self._lookup_or_none(project, record)
             if found is None:
-                record.finish(Outcome.REJECTED, self.now(), f"{error.error_code}: {error.message}")
+                self._finish(record, Outcome.REJECTED, f"{error.error_code}: {error.message}")
                 return
             clog.info("cluster.exists", cluster_id=found.metadata.uid)
             self._adopt(record, found, preexisting=True)
@@ -223,8 +218,10 @@ class Runner:
             return
         except ThrottledError as error:
             record.last_error = error
-            record.finish(
-                Outcome.NOT_STARTED, self.now(), f"throttled on every attempt: {error.message}"
+            self._finish(
+                record,
+                Outcome.NOT_STARTED,
+                f"throttled on every attempt: {error.message}",
             )
             return
         except (ServerError, TransportError) as error:
@@ -233,7 +230,7 @@ class Runner:
             found = await self._lookup_or_none(project, record)
             if found is None:
                 outcome = Outcome.NOT_STARTED if record.reason is None else Outcome.FAILED
-                record.finish(outcome, self.now(), record.reason or f"create failed: {error}")
+                self._finish(record, outcome, record.reason or f"create failed: {error}")
                 return
             clog.info("cluster.adopted", cluster_id=found.metadata.uid)
             self._adopt(record, found, preexisting=False)
@@ -241,8 +238,10 @@ class Runner:
             if isinstance(error, AuthenticationError):
                 self.auth_rejected = True
             record.last_error = error
-            record.finish(
-                Outcome.REJECTED, self.now(), f"{error.error_code or error.code}: {error.message}"
+            self._finish(
+                record,
+                Outcome.REJECTED,
+                f"{error.error_code or error.code}: {error.message}",
             )
             return
         else:
@@ -273,7 +272,7 @@ class Runner:
                 return
             first_cluster_delay = 0.0
         if record.cluster_id is None:
-            record.finish(Outcome.FAILED, self.now(), "the service gave no cluster id to follow")
+            self._finish(record, Outcome.FAILED, "the service gave no cluster id to follow")
             return
         await self._watch_cluster(project, record, deadline, first_cluster_delay)
 
@@ -283,9 +282,9 @@ class Runner:
     def _timed_out(self, record: ClusterRecord, deadline: float, phase: str | None) -> bool:
         if self.clock.monotonic() < deadline:
             return False
-        record.finish(
+        self._finish(
+            record,
             Outcome.TIMED_OUT,
-            self.now(),
             f"still {phase or 'in an unknown phase'} "
             f"after {format_duration(self.settings.timeout)}",
         )
@@ -311,7 +310,7 @@ class Runner:
                 return True
             except _GIVE_UP as error:
                 record.last_error = error
-                record.finish(Outcome.FAILED, self.now(), f"stopped following the job: {error}")
+                self._finish(record, Outcome.FAILED, f"stopped following the job: {error}")
                 return False
             except ApiError as error:
                 record.last_error = error
@@ -326,7 +325,7 @@ class Runner:
                 if job.status.phase == JobPhase.FAILED:
                     await self._peek_cluster(project, record)
                     reason = job.failure_reason() or "the creation job failed without a reason"
-                    record.finish(Outcome.FAILED, self.now(), reason)
+                    self._finish(record, Outcome.FAILED, reason)
                     return False
             if self._timed_out(record, deadline, record.job_phase):
                 return False
@@ -358,11 +357,11 @@ class Runner:
                 cluster = await self.client.show_cluster(project, record.cluster_id)
             except NotFoundError as error:
                 record.last_error = error
-                record.finish(Outcome.FAILED, self.now(), "the cluster no longer exists")
+                self._finish(record, Outcome.FAILED, "the cluster no longer exists")
                 return
             except _GIVE_UP as error:
                 record.last_error = error
-                record.finish(Outcome.FAILED, self.now(), f"stopped following the cluster: {error}")
+                self._finish(record, Outcome.FAILED, f"stopped following the cluster: {error}")
                 return
             except ApiError as error:
                 record.last_error = error

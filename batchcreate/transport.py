@@ -17,6 +17,7 @@ from batchcreate.wire import Request, Response
 
 #: Larger answers are not CCE's: a list of every cluster in a project stays far below it.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 
 
 class Transport(Protocol):
@@ -42,8 +43,18 @@ class AiohttpTransport:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as answer:
-                body = await answer.content.read(MAX_BODY_BYTES)
-                return Response(answer.status, dict(answer.headers), body)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in answer.content.iter_chunked(READ_CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise TransportError(
+                            f"{request.method} {request.url}: answer larger than "
+                            f"{MAX_BODY_BYTES} bytes",
+                            http_status=answer.status,
+                        )
+                    chunks.append(chunk)
+                return Response(answer.status, dict(answer.headers), b"".join(chunks))
         except TimeoutError:
             raise TransportError(
                 f"{request.method} {request.url}: no answer within {self._timeout.total:g}s"

@@ -181,11 +181,14 @@ def error_from_response(response: Response) -> ApiError:
     status = response.status
     request_id = response.header("X-Request-Id")
     text = message or f"HTTP {status} with no explanation"
-    kw: dict[str, Any] = {"http_status": status, "error_code": code, "request_id": request_id}
+    kw: dict[str, Any] = {
+        "http_status": status,
+        "error_code": code,
+        "request_id": request_id,
+        "retry_after": parse_retry_after(response.header("Retry-After")),
+    }
     if status == 429 or (code in THROTTLING_CODES):
-        return ThrottledError(
-            text, retry_after=parse_retry_after(response.header("Retry-After")), **kw
-        )
+        return ThrottledError(text, **kw)
     if status == 401:
         return AuthenticationError(text, **kw)
     if status == 403:
