@@ -20,6 +20,8 @@ def parse_duration(value: object) -> float:
         try:
             seconds = float(text)
         except ValueError:
+            if text.startswith("-") and _WHOLE.fullmatch(text[1:]):
+                raise ValueError(f"a duration cannot be negative, got {value!r}") from None
             if not _WHOLE.fullmatch(text):
                 raise ValueError(
                     f"expected a duration such as 150s, 0.5s, 30m or 1h, got {value!r}"

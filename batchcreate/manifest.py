@@ -40,7 +40,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 class _Doc(BaseModel):
     """Manifest documents are our own contract: unknown keys are errors, with a suggestion."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class PollDoc(_Doc):
@@ -181,14 +181,16 @@ def parse_document(text: str, source: str) -> Any:
         raise ManifestError([Problem(source, "the manifest is empty")])
     if stripped[0] in "{[":
         try:
-            return json.loads(stripped)
+            return json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_pairs)
         except json.JSONDecodeError as exc:
             if Path(source).suffix.lower() not in (".yaml", ".yml"):
                 raise ManifestError(
                     [Problem(f"{source}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]
                 ) from None
+        except ValueError as exc:  # a repeated key, from _unique_pairs
+            raise ManifestError([Problem(source, f"invalid JSON: {exc}")]) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no object tags
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no object tags
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -196,6 +198,19 @@ def parse_document(text: str, source: str) -> Any:
         context = getattr(exc, "context", None)
         detail = f"{context}: {what}" if context and "repeats" not in str(what) else what
         raise ManifestError([Problem(where, f"invalid YAML: {detail}")]) from None
+    if data is None:
+        raise ManifestError([Problem(source, "the manifest is empty (only comments)")])
+    return data
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, except that a key given twice is an error, as in YAML."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} is given twice in one object")
+        out[key] = value
+    return out
 
 
 def read_manifest_text(path: Path) -> str:
@@ -246,6 +261,37 @@ def _section(model: type[M], data: Any, prefix: str, problems: list[Problem]) ->
         return None
 
 
+def _salvage(model: type[M], data: Any) -> M | None:
+    """``data`` validated without the values that fail on their own, or None."""
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        pruned = _deep_copy(data)
+        for error in exc.errors():
+            _drop(pruned, error["loc"])
+        try:
+            return model.model_validate(pruned)
+        except ValidationError:
+            return None
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    return data
+
+
+def _drop(data: Any, loc: tuple[str | int, ...]) -> None:
+    for part in loc[:-1]:
+        if not isinstance(data, dict) or part not in data:
+            return
+        data = data[part]
+    if isinstance(data, dict) and loc:
+        data.pop(loc[-1], None)
+
+
 def _names(prefix: str) -> tuple[str, ...]:
     return tuple(part.split("[")[0] for part in prefix.split(".") if part)
 
@@ -267,7 +313,13 @@ def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
         "",
         problems,
     )
-    settings_doc = _section(SettingsDoc, data.get("settings") or {}, "settings", problems)
+    raw_settings = data.get("settings") or {}
+    settings_doc = _section(SettingsDoc, raw_settings, "settings", problems)
+    if settings_doc is None:
+        # Still report contradictions among the settings that are valid on their own.
+        salvaged = _salvage(SettingsDoc, raw_settings)
+        if salvaged is not None:
+            problems.extend(Problem(f"settings.{k}", m) for k, m in salvaged.resolve().problems())
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, Mapping):
         problems.append(Problem("defaults", "must be a mapping laid under every cluster"))

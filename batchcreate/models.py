@@ -28,7 +28,7 @@ ContainerNetworkMode = Literal["overlay_l2", "underlay_ipvlan", "vpc-router", "e
 class WireModel(BaseModel):
     """Base of every wire model: wire names, unknown fields kept, no coercion of strings."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow")
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict of exactly the fields that were set, under their wire names."""
@@ -122,9 +122,7 @@ class ClusterSpec(WireModel):
     @classmethod
     def _check_version(cls, value: str | None) -> str | None:
         if value is not None and not VERSION_PATTERN.match(value):
-            raise ValueError(
-                f"version {value!r} must look like v1.28, v1.28.3 or v1.7.3-r13 (quote it in YAML)"
-            )
+            raise ValueError(f"version {value!r} must look like v1.28, v1.28.3 or v1.7.3-r13")
         return value
 
 

@@ -198,7 +198,7 @@ class Runner:
             # Submission is when the body is first sent, not when it began to queue for a slot.
             if record.submitted is None:
                 record.submitted = self.now()
-                clog.info("cluster.submitted")
+                clog.debug("cluster.submitted")
             record.attempts += 1
 
         try:
