@@ -46,6 +46,8 @@ class RunResult:
     report: Report
     records: list[ClusterRecord]
     exit_code: int
+    #: Why the report file could not be written, if it could not.
+    report_error: str | None = None
 
 
 class Limiters:
@@ -149,5 +151,9 @@ async def run_batch(
                     "failRate": simulate.fail_rate,
                     "seed": simulate.seed,
                 }
-    write_report(result.report, report_path)
+    try:
+        write_report(result.report, report_path)
+    except OSError as exc:
+        # The run happened: its results must not be lost with the file. The caller shows them.
+        result.report_error = f"{exc.strerror or exc}"
     return result

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -318,7 +319,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _report_path(args: argparse.Namespace, plan: BatchPlan) -> Path:
-    path: Path = args.report or Path(f"{plan.name}-report.json")
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "-", plan.name).strip("-.") or "batch"
+    path: Path = args.report or Path(f"{safe_name}-report.json")
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise ManifestError([Problem("--report", f"{path} is a directory")])
@@ -344,6 +346,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     result = asyncio.run(run_batch(plan, path, simulate=simulate))
     print(render_summary(result.report, path))
+    if result.report_error is not None:
+        print(
+            f"error: could not write the report to {path}: {result.report_error}; "
+            "it is printed on stdout instead",
+            file=sys.stderr,
+        )
+        print(result.report.model_dump_json(indent=2))
+        return max(result.exit_code, EXIT_FAILED)
     return result.exit_code
 
 

@@ -156,7 +156,11 @@ class Runner:
             else:
                 await self._create(project, record)
         except Exception as exc:  # one cluster's bug must not stop the batch
-            self._log.exception("cluster.crashed", project=project.id, cluster=record.name)
+            # The traceback goes to debug logs only: users see one line unless they ask.
+            self._log.error(
+                "cluster.crashed", project=project.id, cluster=record.name, error=repr(exc)
+            )
+            self._log.debug("cluster.crash_traceback", cluster=record.name, exc_info=True)
             if not record.done:
                 self._finish(record, Outcome.FAILED, f"internal error: {exc!r}")
         finally:
@@ -201,13 +205,25 @@ class Runner:
                 clog.debug("cluster.submitted")
             record.attempts += 1
 
+        if self.auth_rejected:
+            # A rejected credential is not retried in a loop: the gateway locks keys after
+            # five failures. Nothing more is sent once one call was refused.
+            self._finish(record, Outcome.NOT_STARTED, "not sent: the credentials were rejected")
+            return
         try:
             cluster = await self.client.create_cluster(project, record.plan.body, count_attempt)
         except ConflictError as error:
             record.last_error = error
             found = await self._lookup_or_none(project, record)
             if found is None:
-                self._finish(record, Outcome.REJECTED, f"{error.error_code}: {error.message}")
+                self._finish(
+                    record,
+                    Outcome.FAILED,
+                    record.reason
+                    or f"the service says the name is taken ({error.error_code}: {error.message}) "
+                    "but no cluster of that name is in the project's list; another cluster may "
+                    "use it as its alias",
+                )
                 return
             clog.info("cluster.exists", cluster_id=found.metadata.uid)
             self._adopt(record, found, preexisting=True)
@@ -229,8 +245,13 @@ class Runner:
             record.last_error = error
             found = await self._lookup_or_none(project, record)
             if found is None:
-                outcome = Outcome.NOT_STARTED if record.reason is None else Outcome.FAILED
-                self._finish(record, outcome, record.reason or f"create failed: {error}")
+                self._finish(
+                    record,
+                    Outcome.FAILED,
+                    record.reason
+                    or f"create failed ({error}) and the cluster is not in the project's list; "
+                    "a rerun adopts it if it appears later",
+                )
                 return
             clog.info("cluster.adopted", cluster_id=found.metadata.uid)
             self._adopt(record, found, preexisting=False)
@@ -272,8 +293,11 @@ class Runner:
                 return
             first_cluster_delay = 0.0
         if record.cluster_id is None:
-            self._finish(record, Outcome.FAILED, "the service gave no cluster id to follow")
-            return
+            found = await self._lookup_or_none(project, record)
+            if found is None or not found.metadata.uid:
+                self._finish(record, Outcome.FAILED, "the service gave no cluster id to follow")
+                return
+            record.cluster_id = found.metadata.uid
         await self._watch_cluster(project, record, deadline, first_cluster_delay)
 
     async def _wait(self, delay: float, deadline: float) -> None:
@@ -381,6 +405,6 @@ def exit_code_for(records: Iterable[ClusterRecord], *, auth_rejected: bool) -> i
     records = list(records)
     if all(r.outcome in (Outcome.CREATED, Outcome.EXISTING) for r in records):
         return 0
-    if auth_rejected and not any(r.accepted or r.preexisting for r in records):
+    if auth_rejected and not any(r.accepted for r in records):
         return 3
     return 1

@@ -270,6 +270,68 @@ def test_run_against_a_simulator_process_with_token(
     assert "bad-token" not in wrong.stdout + wrong.stderr + report.read_text()
 
 
+def test_default_report_path_is_made_from_a_safe_batch_name(tmp_path: Path) -> None:
+    """Without --report, the report lands in the working directory under a file-safe name."""
+    data = manifest_dict({"proj-a": ["alpha-01"]}, settings=FAST)
+    data["name"] = "ops/fleet: east"
+    path = write(tmp_path / "fleet.yaml", data)
+    done = batchcreate(
+        "run",
+        str(path),
+        "--simulate",
+        "--sim-job-duration",
+        "0.2s",
+        "--log-level",
+        "error",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "ops-fleet-east-report.json"
+    assert json.loads(report.read_text())["batch"] == "ops/fleet: east"
+
+
+def test_an_unwritable_report_still_shows_the_results(tmp_path: Path) -> None:
+    """If the report cannot be written at the end, it is printed on stdout and the run fails."""
+    path = write(tmp_path / "fleet.yaml", manifest_dict({"proj-a": ["alpha-01"]}, settings=FAST))
+    target = tmp_path / "out"
+    target.mkdir()
+    script = (
+        "import sys, batchcreate.report as r\n"
+        "def boom(report, path):\n"
+        "    raise PermissionError(13, 'Permission denied')\n"
+        "r.write_report = boom\n"
+        "import batchcreate.app as a\n"
+        "a.write_report = boom\n"
+        "from batchcreate.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "run",
+            str(path),
+            "--simulate",
+            "--sim-job-duration",
+            "0.2s",
+            "--report",
+            str(target / "r.json"),
+            "--log-level",
+            "error",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "could not write the report" in done.stderr
+    assert "Permission denied" in done.stderr
+    report = json.loads(done.stdout[done.stdout.index("{") :])
+    assert report["summary"]["created"] == 1
+
+
 def test_version_and_help() -> None:
     """--version and every subcommand's --help work and show examples."""
     from batchcreate import __version__

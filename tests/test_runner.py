@@ -290,8 +290,8 @@ async def test_lost_create_answer_adopts_the_cluster_without_sending_again() -> 
     assert cce.create_calls == {("p1", "lost-one"): 1}
 
 
-async def test_failed_create_that_did_not_happen_is_not_started_and_not_resent() -> None:
-    """A 500 with no cluster behind it ends not_started with the error; the POST is not repeated."""
+async def test_failed_create_that_did_not_appear_is_failed_and_not_resent() -> None:
+    """A 500 with no cluster behind it ends failed with the error; the POST is not repeated."""
     clock = VirtualClock()
     cce = fake(clock, job_duration=30.0)
 
@@ -308,7 +308,9 @@ async def test_failed_create_that_did_not_happen_is_not_started_and_not_resent()
 
     result, transport = await run(manifest_dict({"p1": ["unlucky-one"]}), cce, clock, hook=refuse)
     (cluster,) = result.report.clusters
-    assert cluster.outcome is Outcome.NOT_STARTED
+    assert cluster.outcome is Outcome.FAILED
+    assert cluster.reason is not None
+    assert "not in the project's list" in cluster.reason
     assert cluster.last_error is not None
     assert (
         cluster.last_error.http_status,
@@ -355,6 +357,55 @@ async def test_rejected_credentials_before_anything_exits_3() -> None:
     assert first.last_error.error_code == "APIGW.0301"
     assert transport.times("create") == []
     assert result.exit_code == 3
+
+
+async def test_a_401_on_create_stops_every_later_create() -> None:
+    """Once the service rejects the credentials, nothing more is sent; exit 3 even though a
+    cluster already existed (it was not created by this run)."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+    cce.seed_cluster("p1", "old-one")
+
+    def reject_creates(request: Request, response: Response) -> Response:
+        if request.kind == "create":
+            return Response(401, {}, b'{"error_code": "APIGW.0301", "error_msg": "expired"}')
+        return response
+
+    names = ["old-one"] + [f"new-{i:02d}" for i in range(8)]
+    result, transport = await run(
+        manifest_dict({"p1": names}, settings={"maxInFlightPerProject": 1}),
+        cce,
+        clock,
+        hook=reject_creates,
+    )
+    assert len(transport.times("create")) == 1
+    by_name = {c.name: c for c in result.report.clusters}
+    assert by_name["old-one"].outcome is Outcome.EXISTING
+    assert by_name["new-00"].outcome is Outcome.REJECTED
+    assert {by_name[f"new-{i:02d}"].outcome for i in range(1, 8)} == {Outcome.NOT_STARTED}
+    assert by_name["new-05"].reason == "not sent: the credentials were rejected"
+    assert result.exit_code == 3
+
+
+async def test_conflict_without_a_listed_cluster_is_failed_not_rejected() -> None:
+    """A 409 whose name is not in the re-list (an alias clash, say) fails with an explanation."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+
+    def conflict(request: Request, response: Response) -> Response:
+        if request.kind == "create":
+            cce.clusters.clear()
+            cce.jobs.clear()
+            return Response(409, {}, b'{"errorCode": "CCE.01409001", "errorMessage": "taken"}')
+        return response
+
+    result, _ = await run(manifest_dict({"p1": ["clashing-one"]}), cce, clock, hook=conflict)
+    (cluster,) = result.report.clusters
+    assert cluster.outcome is Outcome.FAILED
+    assert cluster.reason is not None
+    assert "alias" in cluster.reason
+    assert cluster.last_error is not None
+    assert cluster.last_error.error_code == "CCE.01409001"
 
 
 async def test_right_token_is_accepted() -> None:

@@ -414,8 +414,6 @@ class FakeCce:
             {
                 "errorCode": "CCE.01404001",
                 "errorMessage": f"The resource could not be found: {what}",
-                "error_code": "CCE_CM.0003",
-                "error_msg": "Resource not found",
             },
         )
 
