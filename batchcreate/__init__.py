@@ -24,7 +24,7 @@ from batchcreate.errors import (
 )
 from batchcreate.manifest import build_plan, load_manifest
 from batchcreate.plan import BatchPlan, ClusterPlan, ProjectPlan
-from batchcreate.ratelimit import RateLimiter, SlotLimiter
+from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
 from batchcreate.report import Outcome, Report
 from batchcreate.runner import Runner
 from batchcreate.settings import PollSettings, RetrySettings, Settings
@@ -36,6 +36,7 @@ from batchcreate.transport import AiohttpTransport, Transport
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptiveLimiter",
     "AiohttpTransport",
     "ApiError",
     "AuthenticationError",
@@ -68,7 +69,6 @@ __all__ = [
     "Settings",
     "SimulateOptions",
     "SimulatorConfig",
-    "SlotLimiter",
     "SystemClock",
     "ThrottledError",
     "TokenAuth",

@@ -17,7 +17,7 @@ from batchcreate.client import CceClient
 from batchcreate.clock import Clock, SystemClock
 from batchcreate.errors import CredentialsError
 from batchcreate.plan import BatchPlan
-from batchcreate.ratelimit import RateLimiter, SlotLimiter
+from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
 from batchcreate.record import ClusterRecord
 from batchcreate.report import Report, Summary, iso_utc, write_report
 from batchcreate.retry import Backoff
@@ -61,7 +61,7 @@ class Limiters:
     def __call__(self, key: str) -> RateLimiter:
         limiter = self._by_key.get(key)
         if limiter is None:
-            limiter = self._by_key[key] = SlotLimiter(self._rate, self._clock)
+            limiter = self._by_key[key] = AdaptiveLimiter(self._rate, self._clock)
         return limiter
 
 

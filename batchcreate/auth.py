@@ -22,6 +22,9 @@ class Authenticator(Protocol):
 
     async def authenticate(self, request: Request, project_id: str) -> Request: ...
 
+    async def refresh(self, project_id: str) -> bool:
+        """After a 401: get fresh credentials if this source can; True when it did."""
+
     def describe(self) -> str:
         """What kind of credentials, without any secret, for reports and messages."""
 
@@ -37,6 +40,9 @@ class TokenAuth:
     async def authenticate(self, request: Request, project_id: str) -> Request:
         return request.with_headers({"X-Auth-Token": self._token})
 
+    async def refresh(self, project_id: str) -> bool:
+        return False  # a fixed token cannot be renewed
+
     def describe(self) -> str:
         return "token"
 
@@ -49,6 +55,9 @@ class NoAuth:
 
     async def authenticate(self, request: Request, project_id: str) -> Request:
         return request
+
+    async def refresh(self, project_id: str) -> bool:
+        return False
 
     def describe(self) -> str:
         return "none"

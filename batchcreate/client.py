@@ -18,9 +18,9 @@ from pydantic import BaseModel
 
 from batchcreate.auth import Authenticator
 from batchcreate.clock import Clock
-from batchcreate.errors import ApiError, ThrottledError
+from batchcreate.errors import ApiError, AuthenticationError, ThrottledError
 from batchcreate.models import Cluster, ClusterList, Job
-from batchcreate.ratelimit import RateLimiter
+from batchcreate.ratelimit import Priority, RateLimiter
 from batchcreate.retry import Backoff
 from batchcreate.transport import Transport
 from batchcreate.wire import (
@@ -70,16 +70,17 @@ class CallStats:
         }
 
 
-def _only_throttling(error: ApiError) -> bool:
-    return isinstance(error, ThrottledError)
-
-
-def _any_transient(error: ApiError) -> bool:
-    return error.retryable
-
-
 class CceClient:
-    """Create, show job, show cluster and list clusters against any number of endpoints."""
+    """Create, show job, show cluster and list clusters against any number of endpoints.
+
+    Every call waits for its endpoint's limiter (with a priority: lists, then creates, then
+    polls) and ends by its deadline: ``deadline`` when given, else ``call_budget`` seconds
+    after it began. A 429 pauses and slows the whole endpoint through the limiter and is
+    retried until the deadline (a throttled call was not processed, so even a create is
+    safe to resend). Other transient failures of reads are retried with backoff within
+    ``RetrySettings.attempts``; a create whose outcome is unknown is never resent here.
+    A 401 is retried once, only if the credentials could be refreshed.
+    """
 
     def __init__(
         self,
@@ -89,12 +90,15 @@ class CceClient:
         clock: Clock,
         backoff: Backoff | None = None,
         stats: CallStats | None = None,
+        *,
+        call_budget: float = 1800.0,
     ) -> None:
         self._transport = transport
         self._auth = auth
         self._limiter_for = limiter_for
         self._clock = clock
         self._backoff = backoff or Backoff()
+        self._call_budget = call_budget
         self.stats = stats or CallStats()
 
     async def create_cluster(
@@ -102,26 +106,43 @@ class CceClient:
         project: ProjectRef,
         body: dict[str, Any],
         on_attempt: Callable[[], None] | None = None,
+        *,
+        deadline: float | None = None,
     ) -> Cluster:
         """POST the create body; the answer carries ``status.jobID`` and ``metadata.uid``.
 
         ``on_attempt`` is called each time the body is sent, so callers can count sends.
         """
         request = create_cluster_request(project.endpoint, project.id, body)
-        return await self._call(project, request, Cluster, (200, 201), _only_throttling, on_attempt)
+        return await self._call(
+            project,
+            request,
+            Cluster,
+            (200, 201),
+            Priority.CREATE,
+            deadline,
+            retry_transient=False,
+            on_attempt=on_attempt,
+        )
 
-    async def show_job(self, project: ProjectRef, job_id: str) -> Job:
+    async def show_job(
+        self, project: ProjectRef, job_id: str, *, deadline: float | None = None
+    ) -> Job:
         request = show_job_request(project.endpoint, project.id, job_id)
-        return await self._call(project, request, Job, (200,), _any_transient)
+        return await self._call(project, request, Job, (200,), Priority.POLL, deadline)
 
-    async def show_cluster(self, project: ProjectRef, cluster_id: str) -> Cluster:
+    async def show_cluster(
+        self, project: ProjectRef, cluster_id: str, *, deadline: float | None = None
+    ) -> Cluster:
         request = show_cluster_request(project.endpoint, project.id, cluster_id)
-        return await self._call(project, request, Cluster, (200,), _any_transient)
+        return await self._call(project, request, Cluster, (200,), Priority.POLL, deadline)
 
-    async def list_clusters(self, project: ProjectRef) -> list[Cluster]:
+    async def list_clusters(
+        self, project: ProjectRef, *, deadline: float | None = None
+    ) -> list[Cluster]:
         """Every cluster of the project: the API has no name filter and no pagination."""
         request = list_clusters_request(project.endpoint, project.id)
-        listing = await self._call(project, request, ClusterList, (200,), _any_transient)
+        listing = await self._call(project, request, ClusterList, (200,), Priority.LIST, deadline)
         return listing.items
 
     async def _call(
@@ -130,39 +151,69 @@ class CceClient:
         request: Request,
         model: type[M],
         expect: tuple[int, ...],
-        may_retry: Callable[[ApiError], bool],
+        priority: Priority,
+        deadline: float | None,
+        *,
+        retry_transient: bool = True,
         on_attempt: Callable[[], None] | None = None,
     ) -> M:
         limiter = self._limiter_for(project.rate_key)
-        attempt = 0
+        budget_end = self._clock.monotonic() + self._call_budget
+        deadline = budget_end if deadline is None else min(deadline, budget_end)
+        attempt = 0  # sends that count against the retry budget (429s do not)
+        refreshed = False
         while True:
-            attempt += 1
-            await limiter.acquire()
+            await limiter.acquire(priority, deadline)
             signed = await self._auth.authenticate(request, project.id)
             if on_attempt is not None:
                 on_attempt()
+            attempt += 1
             try:
                 response = await self._transport.send(signed)
                 result = decode(response, model, expect=expect)
             except ApiError as error:
                 error.attempts = attempt
                 self.stats.record(request.kind, error.code)
-                if not (may_retry(error) and self._backoff.should_retry(attempt, error)):
+                if isinstance(error, ThrottledError):
+                    limiter.throttled(error.retry_after)
+                    attempt -= 1
+                    self._note_retry(request, project, attempt, 0.0, error)
+                    continue  # the limiter holds the call back until the endpoint may resume
+                if isinstance(error, AuthenticationError):
+                    if refreshed or not await self._auth.refresh(project.id):
+                        raise
+                    refreshed = True
+                    self._note_retry(request, project, attempt, 0.0, error)
+                    continue
+                if not (
+                    retry_transient
+                    and error.retryable
+                    and self._backoff.should_retry(attempt, error)
+                ):
                     raise
                 delay = self._backoff.delay(attempt, error)
-                self.stats.retries[request.kind] += 1
-                log.info(
-                    "call.retrying",
-                    kind=request.kind,
-                    project=project.id,
-                    attempt=attempt,
-                    delay=round(delay, 3),
-                    error=error.code,
-                    http_status=error.http_status,
-                    error_code=error.error_code,
-                    request_id=error.request_id,
-                )
+                remaining = deadline - self._clock.monotonic()
+                if delay >= remaining:
+                    raise
+                self._note_retry(request, project, attempt, delay, error)
                 await self._clock.sleep(delay)
                 continue
+            limiter.succeeded()
             self.stats.record(request.kind, str(response.status))
             return result
+
+    def _note_retry(
+        self, request: Request, project: ProjectRef, attempt: int, delay: float, error: ApiError
+    ) -> None:
+        self.stats.retries[request.kind] += 1
+        log.info(
+            "call.retrying",
+            kind=request.kind,
+            project=project.id,
+            attempt=attempt,
+            delay=round(delay, 3),
+            error=error.code,
+            http_status=error.http_status,
+            error_code=error.error_code,
+            request_id=error.request_id,
+        )

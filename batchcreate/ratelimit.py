@@ -1,67 +1,196 @@
-"""Rate limits: one small interface, and a timer-based limiter that runs on an injected clock.
+"""Rate limits per endpoint: priorities, deadlines, and a rate that gives way to throttling.
 
 Why not a library: asyncio-throttle wakes every waiting task every 10 ms and reads
 ``time.monotonic()`` directly, and aiolimiter reads the event loop's clock; neither can be
-driven by the virtual clock that tests and benchmarks use. The limiter below is a GCRA
-(virtual scheduling) bucket: each caller is handed the next free slot and sleeps exactly
-once until it, so waiting costs no CPU whatever the queue length.
+driven by the virtual clock that tests and benchmarks use, and neither has priorities or
+adapts to a server's 429s. This limiter is a GCRA (virtual scheduling) bucket with a heap of
+waiters and one timer: a waiting call costs no CPU whatever the queue length.
+
+How it behaves:
+
+- at most ``rate`` calls start per second (``burst`` may start back to back after a pause);
+- waiters are served by priority (lists, then creates, then polls), first come first served
+  within one priority, because a create starts a job's clock while a poll only observes it;
+- a waiter gives up at its deadline (``DeadlineExceeded``) without using a slot;
+- ``throttled()`` (a 429) pauses the whole endpoint, for ``Retry-After`` when the server said
+  or an own growing backoff when not, and cuts the rate multiplicatively; ``succeeded()``
+  grows it back by a small factor per successful call, up to the configured rate, so sporadic
+  429s cost little and a server limit below the configured rate is found and held.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
+from enum import IntEnum
 from typing import Protocol
 
 from batchcreate.clock import Clock
 
 
+class DeadlineExceeded(Exception):
+    """A wait reached its deadline before it was admitted."""
+
+
+class Priority(IntEnum):
+    """Who goes first when calls queue for the same endpoint (lower first)."""
+
+    LIST = 0
+    CREATE = 1
+    POLL = 2
+
+
+#: Rate after a 429 = rate * this (multiplicative decrease).
+DECREASE_FACTOR = 0.7
+#: Rate after a successful call = rate * (1 + this), up to the configured rate.
+RECOVERY_STEP = 0.02
+#: Several 429s within this many seconds are one congestion signal, cutting the rate once.
+DECREASE_COOLDOWN = 1.0
+#: Own pause after a 429 without Retry-After: this, doubling per consecutive 429.
+OWN_PAUSE_BASE = 0.5
+OWN_PAUSE_MAX = 60.0
+#: The rate never falls below the configured rate divided by this.
+MIN_RATE_DIVISOR = 100.0
+
+
 class RateLimiter(Protocol):
-    """Admits calls at a bounded rate."""
+    """What the client needs from an endpoint's limiter."""
 
     @property
     def rate(self) -> float:
-        """Calls per second admitted in the long run."""
+        """Calls per second admitted now."""
 
-    async def acquire(self) -> None:
-        """Wait until one more call may start."""
+    async def acquire(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
+        """Wait until one more call may start; ``DeadlineExceeded`` at ``deadline``."""
+
+    def throttled(self, retry_after: float | None) -> None:
+        """The server refused a call for flow control."""
+
+    def succeeded(self) -> None:
+        """A call was answered without flow control."""
 
 
-class SlotLimiter:
-    """At most ``rate`` calls per second, spaced evenly, with an optional initial burst.
+class AdaptiveLimiter:
+    """One endpoint's admission: rate, burst, priorities, deadlines, throttle adaptation."""
 
-    ``burst`` calls may start back to back after an idle period; beyond that, starts are
-    ``1/rate`` apart. A caller cancelled while waiting gives its slot back when it was the
-    last one handed out.
-    """
-
-    def __init__(self, rate: float, clock: Clock, *, burst: int = 1) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Clock,
+        *,
+        burst: int = 1,
+        adaptive: bool = True,
+    ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
         if burst < 1:
             raise ValueError(f"burst must be at least 1, got {burst}")
+        self._configured = rate
         self._rate = rate
-        self._interval = 1.0 / rate
-        self._burst_span = (burst - 1) * self._interval
+        self._burst = burst
         self._clock = clock
-        self._next_free = clock.monotonic() - self._burst_span
+        self._adaptive = adaptive
+        # Theoretical arrival time of the next call (GCRA); a call may start at
+        # ``_tat - burst_span``.
+        self._tat = clock.monotonic()
+        self._paused_until = float("-inf")
+        self._last_decrease = float("-inf")
+        self._consecutive_throttles = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._driver: asyncio.Task[None] | None = None
         self.admitted = 0
+        self.throttle_events = 0
 
     @property
     def rate(self) -> float:
         return self._rate
 
-    async def acquire(self) -> None:
-        now = self._clock.monotonic()
-        slot = max(self._next_free, now - self._burst_span)
-        self._next_free = slot + self._interval
-        wait = slot - now
-        if wait > 0:
-            try:
-                await self._clock.sleep(wait)
-            except BaseException:
-                if self._next_free == slot + self._interval:
-                    self._next_free = slot
-                raise
+    @property
+    def configured_rate(self) -> float:
+        return self._configured
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for _, _, f in self._waiters if not f.done())
+
+    def _interval(self) -> float:
+        return 1.0 / self._rate
+
+    def _start_time(self) -> float:
+        """The earliest moment the next call may start."""
+        return max(self._tat - (self._burst - 1) * self._interval(), self._paused_until)
+
+    def _grant(self, now: float) -> None:
+        self._tat = max(self._tat, now) + self._interval()
         self.admitted += 1
 
+    async def acquire(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
+        now = self._clock.monotonic()
+        if not self._waiters and now >= self._start_time():
+            self._grant(now)
+            return
+        if deadline is not None and deadline <= now:
+            raise DeadlineExceeded
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.ensure_future(self._drive())
+        if deadline is None:
+            await future
+            return
+        timer = asyncio.ensure_future(self._clock.sleep(deadline - now))
+        try:
+            await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not future.done():
+                future.cancel()  # the driver skips it: no slot is used
+        if future.cancelled():
+            raise DeadlineExceeded
+
+    async def _drive(self) -> None:
+        """Hand out slots to waiters, best priority first, one timer at a time."""
+        while self._waiters:
+            if self._waiters[0][2].done():
+                heapq.heappop(self._waiters)
+                continue
+            now = self._clock.monotonic()
+            start = self._start_time()
+            if now < start:
+                await self._clock.sleep(start - now)
+                continue  # a pause or a new best waiter may have come meanwhile
+            _, _, future = heapq.heappop(self._waiters)
+            self._grant(now)
+            future.set_result(None)
+            await asyncio.sleep(0)  # let the admitted call start before the next grant
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Pause the endpoint and, once per congestion event, cut its rate."""
+        now = self._clock.monotonic()
+        self.throttle_events += 1
+        self._consecutive_throttles += 1
+        if retry_after is None:
+            pause = min(OWN_PAUSE_MAX, OWN_PAUSE_BASE * 2 ** (self._consecutive_throttles - 1))
+        else:
+            pause = max(0.0, retry_after)
+        self._paused_until = max(self._paused_until, now + pause)
+        self._tat = max(self._tat, self._paused_until)
+        if self._adaptive and now - self._last_decrease >= DECREASE_COOLDOWN:
+            self._last_decrease = now
+            floor = self._configured / MIN_RATE_DIVISOR
+            self._rate = max(floor, self._rate * DECREASE_FACTOR)
+
+    def succeeded(self) -> None:
+        """Grow the rate back toward the configured one."""
+        self._consecutive_throttles = 0
+        if self._rate < self._configured:
+            self._rate = min(self._configured, self._rate * (1.0 + RECOVERY_STEP))
+
     def __repr__(self) -> str:
-        return f"SlotLimiter(rate={self._rate:g}/s)"
+        return f"AdaptiveLimiter(rate={self._rate:g}/s of {self._configured:g}/s)"

@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     TIMED_OUT = "timed_out"
     REJECTED = "rejected"
     NOT_STARTED = "not_started"
+    INTERRUPTED = "interrupted"
 
 
 SUCCESS_OUTCOMES = frozenset({Outcome.CREATED, Outcome.EXISTING})
@@ -76,6 +77,7 @@ class Summary(_ReportModel):
     timed_out: int = 0
     rejected: int = 0
     not_started: int = 0
+    interrupted: int = 0
     total: int = 0
 
     @classmethod

@@ -12,7 +12,7 @@ from batchcreate.settings import RetrySettings
 @dataclass
 class Backoff:
     """Exponential backoff with full jitter, capped; a server's ``Retry-After`` (on a 429 or a
-    503 alike) wins when given, within the same cap."""
+    503 alike) wins when given, bounded only by the caller's deadline."""
 
     settings: RetrySettings = field(default_factory=RetrySettings)
     rng: random.Random = field(default_factory=random.Random)
@@ -20,7 +20,7 @@ class Backoff:
     def delay(self, attempt: int, error: ApiError | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
         if error is not None and error.retry_after is not None:
-            return min(error.retry_after, self.settings.max_delay)
+            return error.retry_after  # the server knows best; the caller's deadline bounds it
         ceiling = min(self.settings.max_delay, self.settings.base_delay * 2 ** (attempt - 1))
         return self.rng.uniform(0, ceiling)
 

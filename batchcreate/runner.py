@@ -3,15 +3,20 @@ creation job to a terminal phase, and keep one record per cluster of the manifes
 
 Concurrency: one task per project lists the project once, then starts one task per cluster
 as soon as both the project's and the batch's in-flight slots allow. Every API call goes
-through the endpoint's rate limiter inside the client. One cluster's failure never stops
+through the endpoint's limiter inside the client. One cluster's failure never stops
 another's: every error ends in that cluster's record.
+
+No duplicates: a create whose outcome is unknown (a 5xx, a reset, a timeout) is never sent
+again blindly. The project is listed first; the cluster is adopted if it appeared, and the
+create is sent again only when the list lacks the name. A later 409 for that name is this
+run's own lost create, and the cluster is followed as ``created``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -33,12 +38,17 @@ from batchcreate.models import Cluster
 from batchcreate.phases import CLUSTER_BROKEN, CLUSTER_READY, JobPhase, cluster_phase_settled
 from batchcreate.plan import BatchPlan, ProjectPlan
 from batchcreate.polling import PollSchedule, bounded
+from batchcreate.ratelimit import DeadlineExceeded
 from batchcreate.record import ClusterRecord, Mark
 from batchcreate.report import Outcome
+from batchcreate.retry import Backoff
 
 log = structlog.get_logger("batchcreate.runner")
 
 _GIVE_UP = (AuthenticationError, PermissionDeniedError)
+#: How many lists may be needed to see a cluster the service says exists (a 409): lists
+#: can lag behind creates.
+CONFLICT_LOOKUPS = 4
 
 
 def cluster_reason(cluster: Cluster) -> str:
@@ -63,9 +73,22 @@ class _ProjectState:
 
 
 class Runner:
-    """Runs one validated batch against the API behind ``client``."""
+    """Runs one validated batch against the API behind ``client``.
 
-    def __init__(self, plan: BatchPlan, client: CceClient, clock: Clock) -> None:
+    ``on_terminal`` is called each time a cluster reaches its outcome (for checkpoints).
+    ``stop()`` ends the run early: nothing more is sent, and every cluster not yet terminal
+    is recorded as ``interrupted`` (it was sent) or ``not_started`` (it was not).
+    """
+
+    def __init__(
+        self,
+        plan: BatchPlan,
+        client: CceClient,
+        clock: Clock,
+        *,
+        backoff: Backoff | None = None,
+        on_terminal: Callable[[ClusterRecord], None] | None = None,
+    ) -> None:
         self.plan = plan
         self.client = client
         self.clock = clock
@@ -76,9 +99,13 @@ class Runner:
             for cluster in project.clusters
         ]
         self.auth_rejected = False
+        self.stop_reason: str | None = None
+        self._backoff = backoff or Backoff(self.settings.retry)
+        self._on_terminal = on_terminal
         self._schedule = PollSchedule(self.settings.poll)
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
         self._projects: dict[str, _ProjectState] = {}
+        self._task: asyncio.Task[list[ClusterRecord]] | None = None
         self._log = log.bind(batch=plan.name)
 
     def now(self) -> Mark:
@@ -86,33 +113,69 @@ class Runner:
 
     async def run(self) -> list[ClusterRecord]:
         """Run every project concurrently; return the records once every cluster is done."""
+        self._task = asyncio.current_task()
         self._log.info(
             "batch.started", clusters=len(self.records), projects=len(self.plan.projects)
         )
-        async with asyncio.TaskGroup() as group:
-            for project in self.plan.projects:
-                records = [r for r in self.records if r.project is project]
-                group.create_task(self._run_project(project, records))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for project in self.plan.projects:
+                    records = [r for r in self.records if r.project is project]
+                    group.create_task(self._run_project(project, records))
+        except asyncio.CancelledError:
+            if self.stop_reason is None:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        self._finish_the_rest()
         return self.records
 
-    @property
-    def anything_accepted(self) -> bool:
-        return any(r.accepted is not None or r.preexisting for r in self.records)
+    def stop(self, reason: str) -> None:
+        """Stop at once: no new request; unfinished clusters become interrupted."""
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        self._log.warning("batch.stopping", reason=reason)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def _finish_the_rest(self) -> None:
+        """Give every record still open an outcome: after a stop, or when its project
+        could not be listed."""
+        for record in self.records:
+            if record.done:
+                continue
+            if self.stop_reason is not None and (record.submitted or record.preexisting):
+                detail = (
+                    f"job {record.job_id}" if record.job_id else "its create's answer not yet in"
+                )
+                self._finish(
+                    record,
+                    Outcome.INTERRUPTED,
+                    f"{self.stop_reason} while following it ({detail}); a rerun follows or "
+                    "adopts it",
+                )
+            elif self.stop_reason is not None:
+                self._finish(record, Outcome.NOT_STARTED, f"{self.stop_reason} before it was sent")
+            else:
+                self._finish(record, Outcome.NOT_STARTED, record.reason)
 
     # ---- per project -------------------------------------------------------------------
 
     async def _run_project(self, project: ProjectPlan, records: list[ClusterRecord]) -> None:
         plog = self._log.bind(project=project.id, endpoint=project.rate_key)
-        state = self._projects.setdefault(project.rate_key + "/" + project.id, _ProjectState())
+        state = self._projects.setdefault(self._key(project), _ProjectState())
         try:
             await self._relist(project, state, since=-1)
-        except ApiError as error:
+        except (ApiError, DeadlineExceeded) as error:
             if isinstance(error, AuthenticationError):
                 self.auth_rejected = True
-            plog.error("project.list_failed", error=str(error), code=error.code)
+            text = str(error) if isinstance(error, ApiError) else "no call slot in time"
+            plog.error("project.list_failed", error=text)
             for record in records:
-                record.last_error = error
-                record.reason = f"could not list the project's clusters: {error}"
+                record.last_error = error if isinstance(error, ApiError) else None
+                record.reason = f"could not list the project's clusters: {text}"
             return
         plog.info("project.listed", existing=len(state.by_name), clusters=len(records))
 
@@ -129,6 +192,10 @@ class Runner:
                 await self._in_flight.acquire()
                 group.create_task(self._drive(project, record, slots))
 
+    @staticmethod
+    def _key(project: ProjectPlan) -> str:
+        return project.rate_key + "/" + project.id
+
     async def _relist(self, project: ProjectPlan, state: _ProjectState, since: int) -> None:
         """Refresh the project's list unless one requested after tick ``since`` is at hand."""
         async with state.lock:
@@ -139,10 +206,25 @@ class Runner:
             state.by_name = {c.metadata.name: c for c in items if c.metadata.name}
             state.listed_at = started
 
-    async def _lookup(self, project: ProjectPlan, name: str, since: int) -> Cluster | None:
-        state = self._projects[project.rate_key + "/" + project.id]
-        await self._relist(project, state, since)
-        return state.by_name.get(name)
+    async def _look_up(
+        self, project: ProjectPlan, record: ClusterRecord, *, tries: int = 1
+    ) -> tuple[bool, Cluster | None]:
+        """(whether the project could be listed, the cluster named like ``record``), from a
+        list requested after now; up to ``tries`` lists, spaced out, until it shows up."""
+        state = self._projects[self._key(project)]
+        for attempt in range(1, tries + 1):
+            since = next(_ticks)
+            try:
+                await self._relist(project, state, since)
+            except (ApiError, DeadlineExceeded) as error:
+                if isinstance(error, ApiError):
+                    record.last_error = error
+                return False, None
+            found = state.by_name.get(record.name)
+            if found is not None or attempt == tries:
+                return True, found
+            await self.clock.sleep(self._backoff.delay(attempt))
+        return True, None
 
     # ---- per cluster -------------------------------------------------------------------
 
@@ -155,6 +237,9 @@ class Runner:
                 await self._follow(project, record, fresh=False)
             else:
                 await self._create(project, record)
+        except DeadlineExceeded:
+            if not record.done:
+                self._time_out(record)
         except Exception as exc:  # one cluster's bug must not stop the batch
             # The traceback goes to debug logs only: users see one line unless they ask.
             self._log.error(
@@ -179,6 +264,8 @@ class Runner:
             cluster_phase=record.cluster_phase,
             reason=record.reason,
         )
+        if self._on_terminal is not None:
+            self._on_terminal(record)
 
     def _adopt(self, record: ClusterRecord, cluster: Cluster, *, preexisting: bool) -> None:
         record.preexisting = preexisting
@@ -195,8 +282,14 @@ class Runner:
         else:
             self._finish(record, Outcome.FAILED, cluster_reason(cluster))
 
+    def _deadline(self, record: ClusterRecord) -> float | None:
+        """The cluster's deadline: ``timeout`` after its create was first sent."""
+        return record.submitted.mono + self.settings.timeout if record.submitted else None
+
     async def _create(self, project: ProjectPlan, record: ClusterRecord) -> None:
         clog = self._log.bind(project=project.id, cluster=record.name)
+        # True once a send's outcome is unknown: a later 409 is then our own lost create.
+        maybe_created = False
 
         def count_attempt() -> None:
             # Submission is when the body is first sent, not when it began to queue for a slot.
@@ -205,83 +298,113 @@ class Runner:
                 clog.debug("cluster.submitted")
             record.attempts += 1
 
-        if self.auth_rejected:
-            # A rejected credential is not retried in a loop: the gateway locks keys after
-            # five failures. Nothing more is sent once one call was refused.
-            self._finish(record, Outcome.NOT_STARTED, "not sent: the credentials were rejected")
-            return
-        try:
-            cluster = await self.client.create_cluster(project, record.plan.body, count_attempt)
-        except ConflictError as error:
-            record.last_error = error
-            found = await self._lookup_or_none(project, record)
-            if found is None:
-                self._finish(
-                    record,
-                    Outcome.FAILED,
-                    record.reason
-                    or f"the service says the name is taken ({error.error_code}: {error.message}) "
-                    "but no cluster of that name is in the project's list; another cluster may "
-                    "use it as its alias",
-                )
+        while True:
+            if self.auth_rejected:
+                # A rejected credential is not retried in a loop: the gateway locks keys after
+                # five failures. Nothing more is sent once one call was refused.
+                self._finish(record, Outcome.NOT_STARTED, "not sent: the credentials were rejected")
                 return
-            clog.info("cluster.exists", cluster_id=found.metadata.uid)
-            self._adopt(record, found, preexisting=True)
-            if cluster_phase_settled(found.status.phase):
-                self._settle(record, found)
-            else:
+            try:
+                cluster = await self.client.create_cluster(
+                    project, record.plan.body, count_attempt, deadline=self._deadline(record)
+                )
+            except ConflictError as error:
+                record.last_error = error
+                listed, found = await self._look_up(project, record, tries=CONFLICT_LOOKUPS)
+                if found is None:
+                    self._finish(
+                        record,
+                        Outcome.FAILED,
+                        f"the service says the name is taken ({error.error_code}: "
+                        f"{error.message}) but "
+                        + (
+                            "no cluster of that name is in the project's list; another "
+                            "cluster may use it as its alias"
+                            if listed
+                            else "the project could not be listed to find it"
+                        ),
+                    )
+                    return
+                clog.info("cluster.exists", cluster_id=found.metadata.uid, own=maybe_created)
+                self._adopt(record, found, preexisting=not maybe_created)
+                if cluster_phase_settled(found.status.phase):
+                    self._settle(record, found)
+                    return
+                if maybe_created:
+                    break
                 await self._follow(project, record, fresh=False)
-            return
-        except ThrottledError as error:
-            record.last_error = error
-            self._finish(
-                record,
-                Outcome.NOT_STARTED,
-                f"throttled on every attempt: {error.message}",
-            )
-            return
-        except (ServerError, TransportError) as error:
-            # The create may or may not have happened: look before deciding.
-            record.last_error = error
-            found = await self._lookup_or_none(project, record)
-            if found is None:
+                return
+            except (ServerError, TransportError) as error:
+                # The create may or may not have happened: look before sending it again.
+                maybe_created = True
+                record.last_error = error
+                listed, found = await self._look_up(project, record)
+                if found is not None:
+                    clog.info("cluster.adopted", cluster_id=found.metadata.uid)
+                    self._adopt(record, found, preexisting=False)
+                    break
+                if not listed:
+                    self._finish(
+                        record,
+                        Outcome.FAILED,
+                        f"create failed ({error}) and the project could not be listed to "
+                        "learn whether it happened; a rerun adopts it if it did",
+                    )
+                    return
+                if not await self._pause_before_resend(record, error):
+                    self._finish(
+                        record,
+                        Outcome.FAILED,
+                        f"create failed {record.attempts} times, last: {error}; the cluster "
+                        "is not in the project's list",
+                    )
+                    return
+                clog.info("cluster.resending", attempts=record.attempts)
+                continue
+            except ThrottledError as error:  # only when throttled until the deadline
+                record.last_error = error
+                self._finish(record, Outcome.NOT_STARTED, f"throttled throughout: {error}")
+                return
+            except DeadlineExceeded:
+                if maybe_created:
+                    self._finish(
+                        record,
+                        Outcome.FAILED,
+                        "its create's outcome is still unknown at the deadline; a rerun adopts "
+                        "it if it was created",
+                    )
+                elif record.submitted is None:
+                    self._finish(record, Outcome.NOT_STARTED, "no call slot before its deadline")
+                else:
+                    self._finish(
+                        record, Outcome.NOT_STARTED, "throttled until its deadline; never accepted"
+                    )
+                return
+            except ApiError as error:
+                if isinstance(error, AuthenticationError):
+                    self.auth_rejected = True
+                record.last_error = error
                 self._finish(
-                    record,
-                    Outcome.FAILED,
-                    record.reason
-                    or f"create failed ({error}) and the cluster is not in the project's list; "
-                    "a rerun adopts it if it appears later",
+                    record, Outcome.REJECTED, f"{error.error_code or error.code}: {error.message}"
                 )
                 return
-            clog.info("cluster.adopted", cluster_id=found.metadata.uid)
-            self._adopt(record, found, preexisting=False)
-        except ApiError as error:
-            if isinstance(error, AuthenticationError):
-                self.auth_rejected = True
-            record.last_error = error
-            self._finish(
-                record,
-                Outcome.REJECTED,
-                f"{error.error_code or error.code}: {error.message}",
-            )
-            return
-        else:
-            self._adopt(record, cluster, preexisting=False)
+            else:
+                self._adopt(record, cluster, preexisting=False)
+                break
         record.accepted = self.now()
         clog.info("cluster.accepted", cluster_id=record.cluster_id, job_id=record.job_id)
         await self._follow(project, record, fresh=True)
 
-    async def _lookup_or_none(self, project: ProjectPlan, record: ClusterRecord) -> Cluster | None:
-        """The cluster named like ``record``, from a list requested after its create's answer."""
-        since = next(_ticks)
-        try:
-            return await self._lookup(project, record.name, since)
-        except ApiError as error:
-            record.reason = (
-                f"the create's outcome is unknown and the project could not be listed: {error}; "
-                "a rerun adopts the cluster if it exists"
-            )
-            return None
+    async def _pause_before_resend(self, record: ClusterRecord, error: ApiError) -> bool:
+        """Wait before sending a create again; False when the budget or deadline is spent."""
+        if record.attempts >= self.settings.retry.attempts:
+            return False
+        deadline = self._deadline(record)
+        delay = self._backoff.delay(record.attempts, error)
+        if deadline is not None and self.clock.monotonic() + delay >= deadline:
+            return False
+        await self.clock.sleep(delay)
+        return True
 
     async def _follow(self, project: ProjectPlan, record: ClusterRecord, *, fresh: bool) -> None:
         """Watch a cluster to a terminal phase or its deadline."""
@@ -293,7 +416,7 @@ class Runner:
                 return
             first_cluster_delay = 0.0
         if record.cluster_id is None:
-            found = await self._lookup_or_none(project, record)
+            _listed, found = await self._look_up(project, record)
             if found is None or not found.metadata.uid:
                 self._finish(record, Outcome.FAILED, "the service gave no cluster id to follow")
                 return
@@ -303,15 +426,24 @@ class Runner:
     async def _wait(self, delay: float, deadline: float) -> None:
         await self.clock.sleep(bounded(delay, self.clock.monotonic(), deadline))
 
-    def _timed_out(self, record: ClusterRecord, deadline: float, phase: str | None) -> bool:
-        if self.clock.monotonic() < deadline:
-            return False
+    def _call_deadline(self, deadline: float) -> float:
+        """A poll at the deadline may still queue for one interval before the cluster times
+        out, so the last look is not lost to a busy limiter."""
+        return deadline + self.settings.poll.interval
+
+    def _time_out(self, record: ClusterRecord) -> None:
+        phase = record.cluster_phase if record.job_phase == JobPhase.SUCCESS else record.job_phase
         self._finish(
             record,
             Outcome.TIMED_OUT,
-            f"still {phase or 'in an unknown phase'} "
+            f"still {phase or record.cluster_phase or 'in an unknown phase'} "
             f"after {format_duration(self.settings.timeout)}",
         )
+
+    def _timed_out(self, record: ClusterRecord, deadline: float) -> bool:
+        if self.clock.monotonic() < deadline:
+            return False
+        self._time_out(record)
         return True
 
     async def _watch_job(
@@ -326,7 +458,9 @@ class Runner:
             polls += 1
             record.polls += 1
             try:
-                job = await self.client.show_job(project, record.job_id)
+                job = await self.client.show_job(
+                    project, record.job_id, deadline=self._call_deadline(deadline)
+                )
             except NotFoundError as error:
                 # Job records are short-lived; the cluster's own phase tells the rest.
                 record.last_error = error
@@ -347,21 +481,25 @@ class Runner:
                 if job.status.phase == JobPhase.SUCCESS:
                     return True
                 if job.status.phase == JobPhase.FAILED:
-                    await self._peek_cluster(project, record)
+                    await self._peek_cluster(project, record, deadline)
                     reason = job.failure_reason() or "the creation job failed without a reason"
                     self._finish(record, Outcome.FAILED, reason)
                     return False
-            if self._timed_out(record, deadline, record.job_phase):
+            if self._timed_out(record, deadline):
                 return False
             delay = self._schedule.delay_after(polls)
 
-    async def _peek_cluster(self, project: ProjectPlan, record: ClusterRecord) -> None:
+    async def _peek_cluster(
+        self, project: ProjectPlan, record: ClusterRecord, deadline: float
+    ) -> None:
         """Best effort: learn the phase a failed job left the cluster in."""
         if record.cluster_id is None:
             return
         try:
-            cluster = await self.client.show_cluster(project, record.cluster_id)
-        except ApiError:
+            cluster = await self.client.show_cluster(
+                project, record.cluster_id, deadline=self._call_deadline(deadline)
+            )
+        except (ApiError, DeadlineExceeded):
             return
         record.polls += 1
         record.cluster_phase = cluster.status.phase
@@ -378,7 +516,9 @@ class Runner:
             polls += 1
             record.polls += 1
             try:
-                cluster = await self.client.show_cluster(project, record.cluster_id)
+                cluster = await self.client.show_cluster(
+                    project, record.cluster_id, deadline=self._call_deadline(deadline)
+                )
             except NotFoundError as error:
                 record.last_error = error
                 self._finish(record, Outcome.FAILED, "the cluster no longer exists")
@@ -394,7 +534,7 @@ class Runner:
                 if cluster.status.phase in CLUSTER_READY or cluster.status.phase in CLUSTER_BROKEN:
                     self._settle(record, cluster)
                     return
-            if self._timed_out(record, deadline, record.cluster_phase):
+            if self._timed_out(record, deadline):
                 return
             delay = self._schedule.delay_after(polls)
 

@@ -9,7 +9,7 @@ import pytest
 from batchcreate.auth import NoAuth, TokenAuth, credentials_from_env
 from batchcreate.clock import DeadlockError, VirtualClock
 from batchcreate.errors import CredentialsError
-from batchcreate.ratelimit import SlotLimiter
+from batchcreate.ratelimit import AdaptiveLimiter
 from batchcreate.wire import Request, show_job_request
 
 ENDPOINT = "https://cce.cn-north-4.myhuaweicloud.com"
@@ -113,10 +113,10 @@ async def test_no_auth_leaves_the_request_unchanged() -> None:
     assert repr(NoAuth()) == "NoAuth()"
 
 
-# ---- SlotLimiter in virtual time ---------------------------------------------------------
+# ---- AdaptiveLimiter in virtual time ---------------------------------------------------------
 
 
-async def _start_times(limiter: SlotLimiter, clock: VirtualClock, count: int) -> list[float]:
+async def _start_times(limiter: AdaptiveLimiter, clock: VirtualClock, count: int) -> list[float]:
     """Run ``count`` concurrent acquires and return when each one was admitted."""
     starts: list[float] = []
 
@@ -135,7 +135,7 @@ async def _start_times(limiter: SlotLimiter, clock: VirtualClock, count: int) ->
 async def test_acquires_finish_at_n_minus_one_over_rate(rate: float, count: int) -> None:
     """N acquires at rate r are admitted 1/r apart, the last at exactly (N-1)/r."""
     clock = VirtualClock()
-    limiter = SlotLimiter(rate, clock)
+    limiter = AdaptiveLimiter(rate, clock)
 
     starts = await _start_times(limiter, clock, count)
 
@@ -149,7 +149,7 @@ async def test_never_more_than_rate_starts_in_any_one_second_window() -> None:
     """In every half-open one-second window at most ``rate`` calls start."""
     clock = VirtualClock()
     rate = 4
-    starts = await _start_times(SlotLimiter(float(rate), clock), clock, 25)
+    starts = await _start_times(AdaptiveLimiter(float(rate), clock), clock, 25)
 
     busiest = max(sum(1 for s in starts if t <= s < t + 1.0) for t in starts)
 
@@ -160,7 +160,7 @@ async def test_never_more_than_rate_starts_in_any_one_second_window() -> None:
 async def test_acquires_from_sequential_callers_are_spaced_too() -> None:
     """One caller acquiring in a loop is paced exactly like concurrent callers."""
     clock = VirtualClock(start=100.0)
-    limiter = SlotLimiter(2.0, clock)
+    limiter = AdaptiveLimiter(2.0, clock)
     starts: list[float] = []
 
     async def loop() -> None:
@@ -176,7 +176,7 @@ async def test_acquires_from_sequential_callers_are_spaced_too() -> None:
 async def test_fresh_limiter_lets_a_burst_start_at_once() -> None:
     """With burst=3 a fresh limiter admits three calls at once, then one per 1/rate."""
     clock = VirtualClock()
-    limiter = SlotLimiter(1.0, clock, burst=3)
+    limiter = AdaptiveLimiter(1.0, clock, burst=3)
 
     starts = await _start_times(limiter, clock, 5)
 
@@ -186,7 +186,7 @@ async def test_fresh_limiter_lets_a_burst_start_at_once() -> None:
 async def test_burst_is_available_again_after_an_idle_period() -> None:
     """After being idle long enough the limiter again admits ``burst`` calls at once."""
     clock = VirtualClock()
-    limiter = SlotLimiter(1.0, clock, burst=3)
+    limiter = AdaptiveLimiter(1.0, clock, burst=3)
     await clock.run(limiter.acquire())
     await clock.advance(10.0)
 
@@ -198,7 +198,7 @@ async def test_burst_is_available_again_after_an_idle_period() -> None:
 async def test_without_burst_an_idle_limiter_admits_one_at_once() -> None:
     """burst=1 (the default) never lets two calls start at the same instant."""
     clock = VirtualClock()
-    limiter = SlotLimiter(1.0, clock)
+    limiter = AdaptiveLimiter(1.0, clock)
     await clock.run(limiter.acquire())
     await clock.advance(10.0)
 
@@ -210,7 +210,7 @@ async def test_without_burst_an_idle_limiter_admits_one_at_once() -> None:
 async def test_cancelled_last_waiter_gives_its_slot_back() -> None:
     """When the last waiter is cancelled, the next caller gets its slot instead of a later one."""
     clock = VirtualClock()
-    limiter = SlotLimiter(1.0, clock)
+    limiter = AdaptiveLimiter(1.0, clock)
     await limiter.acquire()  # slot 0, admitted at once
     second = asyncio.ensure_future(limiter.acquire())  # slot 1
     third = asyncio.ensure_future(limiter.acquire())  # slot 2
@@ -230,10 +230,10 @@ async def test_cancelled_last_waiter_gives_its_slot_back() -> None:
     assert limiter.admitted == 3
 
 
-async def test_cancelled_middle_waiter_never_lets_two_calls_share_a_slot() -> None:
-    """Cancelling a waiter that is not the last keeps every later slot distinct."""
+async def test_cancelled_middle_waiter_hands_its_slot_to_the_next() -> None:
+    """A cancelled waiter never uses a slot: the next waiter takes it, and slots stay distinct."""
     clock = VirtualClock()
-    limiter = SlotLimiter(1.0, clock)
+    limiter = AdaptiveLimiter(1.0, clock)
     await limiter.acquire()  # slot 0
     starts: dict[str, float] = {}
 
@@ -249,7 +249,7 @@ async def test_cancelled_middle_waiter_never_lets_two_calls_share_a_slot() -> No
         await second
     await clock.run(asyncio.gather(third, named("fourth")))
 
-    assert starts == {"third": 2.0, "fourth": 3.0}
+    assert starts == {"third": 1.0, "fourth": 2.0}
     assert limiter.admitted == 3
 
 
@@ -257,7 +257,7 @@ async def test_cancelled_middle_waiter_never_lets_two_calls_share_a_slot() -> No
 def test_limiter_rejects_impossible_settings(rate: float, burst: int) -> None:
     """A rate that is not positive or a burst below one is refused."""
     with pytest.raises(ValueError, match="must be"):
-        SlotLimiter(rate, VirtualClock(), burst=burst)
+        AdaptiveLimiter(rate, VirtualClock(), burst=burst)
 
 
 # ---- VirtualClock ------------------------------------------------------------------------

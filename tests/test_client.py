@@ -33,9 +33,9 @@ from batchcreate.errors import (
     NotFoundError,
     RequestRejectedError,
     ServerError,
-    ThrottledError,
     TransportError,
 )
+from batchcreate.ratelimit import AdaptiveLimiter, DeadlineExceeded
 from batchcreate.retry import Backoff
 from batchcreate.settings import RetrySettings
 from batchcreate.transport import AiohttpTransport
@@ -107,13 +107,21 @@ class _Limiter:
     def __init__(self, key: str, events: list[str]) -> None:
         self.key = key
         self._events = events
+        self.priorities: list[int] = []
 
     @property
     def rate(self) -> float:
         return 1.0
 
-    async def acquire(self) -> None:
+    async def acquire(self, priority: int = 2, deadline: float | None = None) -> None:
         self._events.append(f"acquire:{self.key}")
+        self.priorities.append(priority)
+
+    def throttled(self, retry_after: float | None) -> None:
+        self._events.append(f"throttled:{self.key}:{retry_after}")
+
+    def succeeded(self) -> None:
+        self._events.append(f"succeeded:{self.key}")
 
 
 @dataclass
@@ -165,6 +173,21 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def clock() -> VirtualClock:
     """Virtual time starting at zero."""
     return VirtualClock()
+
+
+@pytest.fixture
+def paced(session: aiohttp.ClientSession, clock: VirtualClock) -> tuple[CceClient, AdaptiveLimiter]:
+    """A client whose endpoint has a real adaptive limiter (1000 calls/s) and a 60 s budget."""
+    limiter = AdaptiveLimiter(1000.0, clock)
+    client = CceClient(
+        AiohttpTransport(session),
+        TokenAuth(TOKEN),
+        lambda key: limiter,
+        clock,
+        Backoff(SETTINGS, rng=random.Random(0)),
+        call_budget=60.0,
+    )
+    return client, limiter
 
 
 @pytest.fixture
@@ -252,7 +275,8 @@ async def test_create_throttled_is_retried_then_succeeds(
     assert cluster.status.job_id == "job-1"
     assert len(attempts) == 2
     assert len(_sends(api, "POST", CLUSTERS_URL)) == 2
-    assert clock.monotonic() == _jitter(SETTINGS, 1)
+    assert clock.monotonic() == 0.0  # the pause is the limiter's to impose, not the client's
+    assert f"throttled:{PROJECT.rate_key}:None" in limiters.events
     assert limiters.acquired == Counter({PROJECT.rate_key: 2})
     assert client.stats.retries == Counter({"create": 1})
 
@@ -270,23 +294,26 @@ async def test_create_throttling_code_under_403_is_retried(
     assert len(_sends(api, "POST", CLUSTERS_URL)) == 2
 
 
-async def test_create_throttled_every_time_gives_up_after_the_attempt_budget(
-    client: CceClient, api: AioResponses, clock: VirtualClock
+async def test_create_throttled_every_time_gives_up_at_its_deadline(
+    paced: tuple[CceClient, AdaptiveLimiter], api: AioResponses, clock: VirtualClock
 ) -> None:
-    """Throttled on every attempt, create raises ThrottledError after ``attempts`` sends."""
+    """Throttled without Retry-After, the endpoint pauses 0.5, 1, 2, 4 s...; at the call's
+    deadline the create gives up with DeadlineExceeded, never having been processed."""
+    client, limiter = paced
     api.post(CLUSTERS_URL, status=429, payload=THROTTLED, repeat=True)
     attempts: list[int] = []
 
-    with pytest.raises(ThrottledError) as caught:
+    with pytest.raises(DeadlineExceeded):
         await clock.run(
-            client.create_cluster(PROJECT, CREATE_BODY, on_attempt=lambda: attempts.append(1))
+            client.create_cluster(
+                PROJECT, CREATE_BODY, on_attempt=lambda: attempts.append(1), deadline=10.0
+            )
         )
 
-    assert caught.value.attempts == 3
-    assert caught.value.error_code == "APIGW.0308"
-    assert len(attempts) == 3
-    assert len(_sends(api, "POST", CLUSTERS_URL)) == 3
-    assert clock.monotonic() == _jitter(SETTINGS, 2)
+    assert len(attempts) == 5  # sent at 0, 0.5, 1.5, 3.5 and 7.5 s; the next would be 15.5
+    assert len(_sends(api, "POST", CLUSTERS_URL)) == 5
+    assert clock.monotonic() == 10.0
+    assert limiter.throttle_events == 5
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -557,9 +584,10 @@ async def test_reads_do_not_retry_404_or_401(
 
 
 async def test_retry_after_sets_the_exact_delay(
-    client: CceClient, api: AioResponses, clock: VirtualClock
+    paced: tuple[CceClient, AdaptiveLimiter], api: AioResponses, clock: VirtualClock
 ) -> None:
-    """A 429 with Retry-After: 7 makes the client wait exactly 7 virtual seconds."""
+    """A 429 with Retry-After: 7 pauses the endpoint exactly 7 virtual seconds."""
+    client, _ = paced
     api.get(JOB_URL, status=429, payload=THROTTLED, headers={"Retry-After": "7"})
     api.get(JOB_URL, status=200, payload=JOB)
 
@@ -570,9 +598,10 @@ async def test_retry_after_sets_the_exact_delay(
 
 
 async def test_retry_after_fractional_on_create(
-    client: CceClient, api: AioResponses, clock: VirtualClock
+    paced: tuple[CceClient, AdaptiveLimiter], api: AioResponses, clock: VirtualClock
 ) -> None:
     """A throttled create waits exactly the fractional Retry-After before its second send."""
+    client, _ = paced
     api.post(CLUSTERS_URL, status=429, payload=THROTTLED, headers={"Retry-After": "2.5"})
     api.post(CLUSTERS_URL, status=201, payload=CREATED)
 
@@ -582,16 +611,32 @@ async def test_retry_after_fractional_on_create(
     assert len(_sends(api, "POST", CLUSTERS_URL)) == 2
 
 
-async def test_retry_after_is_capped_by_max_delay(
-    client: CceClient, api: AioResponses, clock: VirtualClock
+async def test_retry_after_is_honoured_beyond_max_delay_within_the_deadline(
+    paced: tuple[CceClient, AdaptiveLimiter], api: AioResponses, clock: VirtualClock
 ) -> None:
-    """A Retry-After longer than max_delay waits only max_delay."""
-    api.get(JOB_URL, status=429, payload=THROTTLED, headers={"Retry-After": "3600"})
+    """A Retry-After longer than max_delay is still honoured, as long as the deadline allows."""
+    client, _ = paced
+    api.get(JOB_URL, status=429, payload=THROTTLED, headers={"Retry-After": "45"})
     api.get(JOB_URL, status=200, payload=JOB)
 
     await clock.run(client.show_job(PROJECT, "job-1"))
 
-    assert clock.monotonic() == SETTINGS.max_delay
+    assert SETTINGS.max_delay < 45
+    assert clock.monotonic() == 45.0
+
+
+async def test_retry_after_past_the_deadline_gives_up_at_the_deadline(
+    paced: tuple[CceClient, AdaptiveLimiter], api: AioResponses, clock: VirtualClock
+) -> None:
+    """A Retry-After that ends after the call's deadline ends the call at its deadline."""
+    client, _ = paced
+    api.get(JOB_URL, status=429, payload=THROTTLED, headers={"Retry-After": "3600"})
+
+    with pytest.raises(DeadlineExceeded):
+        await clock.run(client.show_job(PROJECT, "job-1", deadline=20.0))
+
+    assert clock.monotonic() == 20.0
+    assert len(_sends(api, "GET", JOB_URL)) == 1
 
 
 async def test_retry_after_on_503_is_honoured(
@@ -623,7 +668,8 @@ async def test_every_send_acquires_the_project_limiter_first(
     await clock.run(client.show_job(PROJECT, "job-1"))
 
     key = f"acquire:{PROJECT.rate_key}"
-    assert limiters.events == [key, "send", key, "send", key, "send"]
+    done = f"succeeded:{PROJECT.rate_key}"
+    assert limiters.events == [key, "send", key, "send", key, "send", done]
     assert set(limiters.asked) == {PROJECT.rate_key}
 
 

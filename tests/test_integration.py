@@ -73,6 +73,7 @@ async def test_batch_across_projects_matches_what_the_simulator_did(
         "timed_out": 1,
         "rejected": 0,
         "not_started": 0,
+        "interrupted": 0,
         "total": 26,
     }
     assert result.exit_code == 1

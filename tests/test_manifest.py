@@ -535,7 +535,7 @@ def test_absent_settings_take_the_defaults(settings: dict[str, Any] | None) -> N
     assert resolved == Settings()
     assert (resolved.rate_limit, resolved.max_in_flight, resolved.timeout) == (10.0, 50, 1800.0)
     assert resolved.poll == PollSettings(150.0, 20.0, 60.0, 1.5)
-    assert resolved.retry == RetrySettings(5, 0.5, 30.0)
+    assert resolved.retry == RetrySettings(8, 0.5, 60.0)
 
 
 def test_partial_poll_settings_keep_the_other_defaults() -> None:

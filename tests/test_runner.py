@@ -290,35 +290,98 @@ async def test_lost_create_answer_adopts_the_cluster_without_sending_again() -> 
     assert cce.create_calls == {("p1", "lost-one"): 1}
 
 
-async def test_failed_create_that_did_not_appear_is_failed_and_not_resent() -> None:
-    """A 500 with no cluster behind it ends failed with the error; the POST is not repeated."""
-    clock = VirtualClock()
-    cce = fake(clock, job_duration=30.0)
+def _refusing(cce: FakeCce, failures: int) -> Callable[[Request, Response], Response]:
+    """A hook that turns the first ``failures`` creates into 500s the server never processed."""
+    seen = {"creates": 0}
 
-    def refuse(request: Request, response: Response) -> Response:
+    def hook(request: Request, response: Response) -> Response:
         if request.kind == "create":
-            cce.clusters.clear()
-            cce.jobs.clear()
-            return Response(
-                500,
-                {"X-Request-Id": "req-500"},
-                b'{"error_code": "CCE.01500001", "error_msg": "Internal error"}',
-            )
+            seen["creates"] += 1
+            if seen["creates"] <= failures:
+                cce.clusters.clear()
+                cce.jobs.clear()
+                cce.created.clear()
+                return Response(
+                    500,
+                    {"X-Request-Id": f"req-{seen['creates']}"},
+                    b'{"error_code": "CCE.01500001", "error_msg": "Internal error"}',
+                )
         return response
 
-    result, transport = await run(manifest_dict({"p1": ["unlucky-one"]}), cce, clock, hook=refuse)
+    return hook
+
+
+async def test_create_with_unknown_outcome_is_resent_only_after_a_list_lacks_it() -> None:
+    """After a 500 the project is listed before every resend; the budget of attempts ends it."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+    result, transport = await run(
+        manifest_dict({"p1": ["unlucky-one"]}, settings={"retry": {"attempts": 4}}),
+        cce,
+        clock,
+        hook=_refusing(cce, failures=100),
+    )
     (cluster,) = result.report.clusters
     assert cluster.outcome is Outcome.FAILED
     assert cluster.reason is not None
+    assert "create failed 4 times" in cluster.reason
     assert "not in the project's list" in cluster.reason
+    assert cluster.attempts == 4
     assert cluster.last_error is not None
-    assert (
-        cluster.last_error.http_status,
-        cluster.last_error.error_code,
-        cluster.last_error.request_id,
-    ) == (500, "CCE.01500001", "req-500")
-    assert len(transport.times("create")) == 1
+    assert (cluster.last_error.http_status, cluster.last_error.request_id) == (500, "req-4")
+    kinds = [kind for _, kind, _ in transport.log]
+    assert kinds == ["list"] + ["create", "list"] * 4
     assert result.exit_code == 1
+
+
+async def test_create_that_failed_once_succeeds_on_the_resend() -> None:
+    """One 500, a list without the name, then a resend that is accepted: created, 2 sends."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+    result, transport = await run(
+        manifest_dict({"p1": ["second-try"]}), cce, clock, hook=_refusing(cce, failures=1)
+    )
+    (cluster,) = result.report.clusters
+    assert cluster.outcome is Outcome.CREATED
+    assert cluster.attempts == 2
+    assert len(transport.times("create")) == 2
+    assert cce.created == {("p1", "second-try"): 1}
+
+
+async def test_a_409_after_a_lost_create_is_our_own_cluster() -> None:
+    """A create processed late (absent from the first re-list) makes the resend a 409: the
+    cluster is this run's own, reported created, and the server created it once."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+    stash: dict[str, Any] = {}
+
+    def slow_server(request: Request, response: Response) -> Response:
+        if request.kind == "create" and not stash:
+            ((key, cluster),) = cce.clusters.items()
+            stash["cluster"] = (key, cluster, cce.jobs.copy())
+            cce.clusters.clear()
+            cce.jobs.clear()
+            return Response(504, {}, b"<html>Gateway Timeout</html>")
+        return response
+
+    class LateArrival(RecordingTransport):
+        async def send(self, request: Request) -> Response:
+            if request.kind == "create" and stash and "restored" not in stash:
+                key, cluster, jobs = stash["cluster"]
+                cce.clusters[key] = cluster
+                cce.jobs.update(jobs)
+                stash["restored"] = True
+            return await super().send(request)
+
+    transport = LateArrival(cce, clock, slow_server)
+    plan = build_plan(manifest_dict({"p1": ["late-one"]}))
+    result = await clock.run(execute(plan, transport, NoAuth(), clock))
+    (cluster,) = result.report.clusters
+    assert cluster.outcome is Outcome.CREATED
+    assert cluster.attempts == 2
+    assert cluster.cluster_id == stash["cluster"][1].uid
+    assert cce.created == {("p1", "late-one"): 1}
+    assert cce.create_calls == {("p1", "late-one"): 2}
 
 
 async def test_vanished_job_falls_back_to_the_cluster_phase() -> None:
