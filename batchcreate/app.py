@@ -5,21 +5,28 @@ This is the composition root; everything it builds is injected into the pure par
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from batchcreate.auth import Authenticator, NoAuth, credentials_from_env
+from batchcreate.checkpoint import DEFAULT_INTERVAL, Checkpointer
 from batchcreate.client import CceClient
 from batchcreate.clock import Clock, SystemClock
 from batchcreate.errors import CredentialsError
+from batchcreate.lock import run_lock
 from batchcreate.plan import BatchPlan
 from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
 from batchcreate.record import ClusterRecord
-from batchcreate.report import Report, Summary, iso_utc, write_report
+from batchcreate.report import Report, RunState, Summary, iso_utc, write_report
 from batchcreate.retry import Backoff
 from batchcreate.runner import Runner, exit_code_for
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
@@ -79,6 +86,92 @@ def simulated_plan(plan: BatchPlan, url: str, time_scale: float) -> BatchPlan:
     return dataclasses.replace(plan, settings=settings, projects=projects)
 
 
+class BatchRun:
+    """One run of a plan over a transport: the runner, its checkpoints, and its report."""
+
+    def __init__(
+        self,
+        plan: BatchPlan,
+        transport: Transport,
+        auth: Authenticator,
+        clock: Clock,
+        *,
+        simulated: bool = False,
+        backoff: Backoff | None = None,
+        report_path: Path | None = None,
+        checkpoint_interval: float = DEFAULT_INTERVAL,
+        extra_settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.clock = clock
+        self.auth = auth
+        self.simulated = simulated
+        self.report_path = report_path
+        self.extra_settings = extra_settings or {}
+        backoff = backoff or Backoff(plan.settings.retry)
+        self.client = CceClient(
+            transport,
+            auth,
+            Limiters(plan.settings.rate_limit, clock),
+            clock,
+            backoff,
+            call_budget=plan.settings.timeout,
+        )
+        self.checkpoints = Checkpointer(self._checkpoint, clock, checkpoint_interval)
+        self.runner = Runner(
+            plan, self.client, clock, backoff=backoff, on_terminal=lambda _: self.checkpoints.mark()
+        )
+        self.stop_code: int | None = None
+        self._started = (clock.time(), clock.monotonic())
+
+    def stop(self, reason: str, code: int) -> None:
+        """End the run early (a signal): nothing more is sent; exit with ``code``."""
+        if self.stop_code is None:
+            self.stop_code = code
+        self.runner.stop(reason)
+
+    def report(self, state: RunState, exit_code: int | None = None) -> Report:
+        """The report as things stand; unfinished clusters show their provisional outcome."""
+        started_wall, started_mono = self._started
+        clusters = [r.to_result() for r in self.runner.records]
+        return Report(
+            batch=self.plan.name,
+            state=state,
+            started_at=iso_utc(started_wall) or "",
+            finished_at=iso_utc(self.clock.time()) or "",
+            duration_seconds=round(self.clock.monotonic() - started_mono, 3),
+            settings={
+                **self.plan.settings.to_report(),
+                "auth": self.auth.describe(),
+                **self.extra_settings,
+            },
+            summary=Summary.of(clusters),
+            clusters=clusters,
+            calls=self.client.stats.to_report(),
+            simulated=self.simulated,
+            exit_code=exit_code,
+        )
+
+    def _checkpoint(self) -> None:
+        if self.report_path is not None:
+            write_report(self.report(RunState.RUNNING), self.report_path)
+
+    async def run(self) -> RunResult:
+        """Run to the end (or to a stop) and return the final report, not yet written."""
+        self._started = (self.clock.time(), self.clock.monotonic())
+        self.checkpoints.write_now()
+        self.checkpoints.start()
+        try:
+            records = await self.runner.run()
+        finally:
+            await self.checkpoints.stop()
+        code = exit_code_for(records, auth_rejected=self.runner.auth_rejected)
+        state = RunState.FINISHED
+        if self.stop_code is not None:
+            code, state = self.stop_code, RunState.INTERRUPTED
+        return RunResult(self.report(state, code), records, code)
+
+
 async def execute(
     plan: BatchPlan,
     transport: Transport,
@@ -88,28 +181,36 @@ async def execute(
     simulated: bool = False,
     backoff: Backoff | None = None,
 ) -> RunResult:
-    """Run ``plan`` over ``transport`` and build its report (not yet written)."""
-    limiters = Limiters(plan.settings.rate_limit, clock)
-    client = CceClient(transport, auth, limiters, clock, backoff or Backoff(plan.settings.retry))
-    runner = Runner(plan, client, clock)
-    started_wall, started_mono = clock.time(), clock.monotonic()
-    records = await runner.run()
-    finished_wall, finished_mono = clock.time(), clock.monotonic()
-    code = exit_code_for(records, auth_rejected=runner.auth_rejected)
-    clusters = [r.to_result() for r in records]
-    report = Report(
-        batch=plan.name,
-        started_at=iso_utc(started_wall) or "",
-        finished_at=iso_utc(finished_wall) or "",
-        duration_seconds=round(finished_mono - started_mono, 3),
-        settings={**plan.settings.to_report(), "auth": auth.describe()},
-        summary=Summary.of(clusters),
-        clusters=clusters,
-        calls=client.stats.to_report(),
-        simulated=simulated,
-        exit_code=code,
-    )
-    return RunResult(report, records, code)
+    """Run ``plan`` over ``transport`` and build its report (not written)."""
+    return await BatchRun(plan, transport, auth, clock, simulated=simulated, backoff=backoff).run()
+
+
+def _install_stop_signals(run: BatchRun) -> Callable[[], None]:
+    """SIGINT and SIGTERM stop the run gracefully; a second SIGINT exits at once (the last
+    checkpoint is a valid report). Returns a function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if run.stop_code is not None:
+            if signum == signal.SIGINT:
+                os._exit(128 + signum)
+            return
+        run.stop(f"stopped by {name}", 128 + signum)
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError):  # not the main thread: tests
+            pass
+
+    def remove() -> None:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+    return remove
 
 
 async def run_batch(
@@ -119,8 +220,13 @@ async def run_batch(
     simulate: SimulateOptions | None = None,
     auth_factory: Callable[[], Authenticator] = credentials_from_env,
     clock: Clock | None = None,
+    checkpoint_interval: float = DEFAULT_INTERVAL,
 ) -> RunResult:
-    """Run ``plan`` for real (or against the embedded simulator) and write the report."""
+    """Run ``plan`` for real (or against the embedded simulator) and write the report.
+
+    Holds the report path's lock for the whole run (``LockedError`` if another run has it),
+    checkpoints the report while running, and stops gracefully on SIGINT/SIGTERM.
+    """
     clock = clock or SystemClock()
     if simulate is None:
         auth = auth_factory()  # CredentialsError before anything is sent
@@ -129,31 +235,48 @@ async def run_batch(
             auth = auth_factory()
         except CredentialsError:
             auth = NoAuth()
-    async with aiohttp.ClientSession() as session:
-        transport = AiohttpTransport(session, timeout=plan.settings.request_timeout)
-        if simulate is None:
-            result = await execute(plan, transport, auth, clock)
-        else:
-            cce = FakeCce(
-                SimulatorConfig(
-                    job_duration=simulate.job_duration,
-                    fail_rate=simulate.fail_rate,
-                    seed=simulate.seed,
-                ),
-                clock=clock,
-            )
-            async with await start_simulator(cce) as sim:
-                scaled = simulated_plan(plan, sim.url, simulate.time_scale)
-                result = await execute(scaled, transport, auth, clock, simulated=True)
-                result.report.settings["timeScale"] = simulate.time_scale
-                result.report.settings["simulator"] = {
-                    "jobDuration": simulate.job_duration,
-                    "failRate": simulate.fail_rate,
-                    "seed": simulate.seed,
+    with run_lock(report_path):
+        async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack:
+            transport = AiohttpTransport(session, timeout=plan.settings.request_timeout)
+            extra: dict[str, Any] = {}
+            if simulate is not None:
+                cce = FakeCce(
+                    SimulatorConfig(
+                        job_duration=simulate.job_duration,
+                        fail_rate=simulate.fail_rate,
+                        seed=simulate.seed,
+                    ),
+                    clock=clock,
+                )
+                sim = await stack.enter_async_context(await start_simulator(cce))
+                plan = simulated_plan(plan, sim.url, simulate.time_scale)
+                extra = {
+                    "timeScale": simulate.time_scale,
+                    "simulator": {
+                        "jobDuration": simulate.job_duration,
+                        "failRate": simulate.fail_rate,
+                        "seed": simulate.seed,
+                    },
                 }
-    try:
-        write_report(result.report, report_path)
-    except OSError as exc:
-        # The run happened: its results must not be lost with the file. The caller shows them.
-        result.report_error = f"{exc.strerror or exc}"
+            run = BatchRun(
+                plan,
+                transport,
+                auth,
+                clock,
+                simulated=simulate is not None,
+                report_path=report_path,
+                checkpoint_interval=checkpoint_interval,
+                extra_settings=extra,
+            )
+            remove_signals = _install_stop_signals(run)
+            try:
+                result = await run.run()
+            finally:
+                remove_signals()
+        try:
+            write_report(result.report, report_path)
+        except OSError as exc:
+            # The run happened: its results must not be lost with the file. The caller shows
+            # them.
+            result.report_error = f"{exc.strerror or exc}"
     return result

@@ -2,7 +2,8 @@
 
 Exit codes: 0 every cluster created or existing; 1 any other outcome; 2 invalid manifest
 or usage (nothing sent, no report written); 3 credentials missing or rejected before any
-cluster was created; 130 interrupted.
+cluster was created; 75 another run holds the report's lock; 130 / 143 stopped by SIGINT /
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -23,20 +25,24 @@ from batchcreate import __version__
 from batchcreate.app import DEFAULT_TIME_SCALE, SimulateOptions, run_batch
 from batchcreate.durations import parse_duration
 from batchcreate.errors import BatchcreateError, CredentialsError, ManifestError, Problem
+from batchcreate.lock import LockedError
 from batchcreate.logs import LEVELS, configure_logging
 from batchcreate.manifest import load_manifest
 from batchcreate.plan import BatchPlan
 from batchcreate.render import render_plan, render_problems, render_summary
 from batchcreate.settings import PollSettings, RetrySettings, Settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS = 0, 1, 2, 3
+EXIT_LOCKED, EXIT_SIGINT, EXIT_SIGTERM = 75, 130, 143
 
 EPILOG_EXIT = """exit codes:
   0    every cluster is created or existing
   1    any cluster ended otherwise (failed, timed_out, rejected, not_started)
   2    invalid, unreadable or unparsable manifest, or bad usage: nothing sent, no report
   3    credentials missing or rejected before any cluster was created
-  130  interrupted (Ctrl-C)
+  75   another run is using the same report path (its lock is held)
+  130  stopped by SIGINT (Ctrl-C): the report marks unfinished clusters interrupted
+  143  stopped by SIGTERM: the same
 """
 
 
@@ -363,7 +369,30 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived before the batch began: leave as the signal asks."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Honour SIGTERM from the very start: a run stopped while it reads its manifest exits 143
+    # cleanly. (SIGINT already raises KeyboardInterrupt.) During the batch, the run installs
+    # its own graceful handlers.
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    except Terminated:
+        print("stopped by SIGTERM", file=sys.stderr)
+        return EXIT_SIGTERM
+    except KeyboardInterrupt:
+        print("stopped by SIGINT", file=sys.stderr)
+        return EXIT_SIGINT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level, args.log_format)
@@ -379,9 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CredentialsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CREDENTIALS
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except LockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except BatchcreateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

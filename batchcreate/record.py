@@ -54,20 +54,29 @@ class ClusterRecord:
         if reason is not None:
             self.reason = reason
 
+    def provisional(self) -> tuple[Outcome, str | None]:
+        """The outcome to show for this cluster if the run ended now."""
+        if self.done:
+            return self.outcome, self.reason
+        if self.submitted is not None or self.preexisting:
+            return Outcome.INTERRUPTED, "in progress when this report was written"
+        return Outcome.NOT_STARTED, self.reason or "not sent yet when this report was written"
+
     def to_result(self) -> ClusterResult:
         error = self.last_error
+        outcome, reason = self.provisional()
         return ClusterResult(
             project=self.project.id,
             region=self.project.region,
             endpoint=self.project.rate_key,
             name=self.name,
             location=self.plan.location,
-            outcome=self.outcome,
+            outcome=outcome,
             cluster_id=self.cluster_id,
             job_id=self.job_id,
             job_phase=self.job_phase,
             cluster_phase=self.cluster_phase,
-            reason=self.reason,
+            reason=reason,
             last_error=None
             if error is None
             else LastError(

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 
 
 class Outcome(StrEnum):
@@ -88,9 +88,19 @@ class Summary(_ReportModel):
         return cls(**counts, total=len(clusters))
 
 
+class RunState(StrEnum):
+    """Whether the report is final."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
+
+
 class Report(_ReportModel):
     schema_version: str = Field(default=SCHEMA_VERSION, alias="schemaVersion")
     batch: str
+    #: ``running`` in the checkpoints written during a run; a ``kill -9`` leaves one of those.
+    state: RunState = RunState.FINISHED
     started_at: str = Field(alias="startedAt")
     finished_at: str = Field(alias="finishedAt")
     duration_seconds: float = Field(alias="durationSeconds")
@@ -99,7 +109,7 @@ class Report(_ReportModel):
     clusters: list[ClusterResult]
     calls: dict[str, Any] = Field(default_factory=dict)
     simulated: bool = False
-    exit_code: int = Field(alias="exitCode")
+    exit_code: int | None = Field(default=None, alias="exitCode")
 
 
 def iso_utc(epoch: float | None) -> str | None:

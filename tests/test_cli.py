@@ -159,7 +159,8 @@ def test_run_simulate_creates_every_cluster_and_writes_the_report(tmp_path: Path
     assert data["summary"]["created"] == 9
     assert data["summary"]["total"] == 9
     assert data["simulated"] is True
-    assert data["schemaVersion"] == "1.0.0"
+    assert data["schemaVersion"] == "1.1.0"
+    assert data["state"] == "finished"
     assert sorted(c["name"] for c in data["clusters"]) == sorted(
         n for group in names.values() for n in group
     )

@@ -1,0 +1,204 @@
+"""The adaptive endpoint limiter in virtual time: priorities, deadlines, 429 adaptation."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from batchcreate.clock import VirtualClock
+from batchcreate.ratelimit import (
+    DECREASE_FACTOR,
+    AdaptiveLimiter,
+    DeadlineExceeded,
+    Priority,
+)
+
+
+async def test_waiters_are_served_by_priority_then_arrival() -> None:
+    """Queued lists go before creates, creates before polls; equal priorities keep order."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(1.0, clock)
+    await limiter.acquire()  # t=0; everyone else queues
+    order: list[str] = []
+
+    async def call(name: str, priority: Priority) -> None:
+        await limiter.acquire(priority)
+        order.append(f"{name}@{clock.monotonic():g}")
+
+    calls = [
+        call("poll-1", Priority.POLL),
+        call("create-1", Priority.CREATE),
+        call("poll-2", Priority.POLL),
+        call("list-1", Priority.LIST),
+        call("create-2", Priority.CREATE),
+    ]
+    await clock.run(asyncio.gather(*calls))
+    assert order == ["list-1@1", "create-1@2", "create-2@3", "poll-1@4", "poll-2@5"]
+
+
+async def test_a_waiter_gives_up_at_its_deadline_without_using_a_slot() -> None:
+    """DeadlineExceeded comes at the deadline; the slot goes to the next waiter."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(0.5, clock)
+    await limiter.acquire()  # t=0; the next slot is at t=2
+    results: dict[str, float | str] = {}
+
+    async def impatient() -> None:
+        try:
+            await limiter.acquire(Priority.CREATE, deadline=1.5)
+        except DeadlineExceeded:
+            results["impatient"] = f"gave up@{clock.monotonic():g}"
+
+    async def patient() -> None:
+        await limiter.acquire(Priority.POLL)
+        results["patient"] = clock.monotonic()
+
+    await clock.run(asyncio.gather(impatient(), patient()))
+    assert results == {"impatient": "gave up@1.5", "patient": 2.0}
+    assert limiter.admitted == 2
+
+
+async def test_a_past_deadline_fails_at_once_unless_a_slot_is_free() -> None:
+    """An idle limiter admits even at the deadline; a busy one refuses a deadline already past."""
+    clock = VirtualClock(start=10.0)
+    limiter = AdaptiveLimiter(1.0, clock)
+    await limiter.acquire(deadline=10.0)
+    with pytest.raises(DeadlineExceeded):
+        await limiter.acquire(deadline=10.0)
+
+
+async def test_retry_after_pauses_the_whole_endpoint() -> None:
+    """A 429 with Retry-After holds back every caller, not only the one that got it."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(10.0, clock)
+    await limiter.acquire()
+    limiter.throttled(retry_after=5.0)
+    starts: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire()
+        starts.append(clock.monotonic())
+
+    await clock.run(asyncio.gather(*(call() for _ in range(3))))
+    assert starts[0] == 5.0
+    assert starts == sorted(starts)
+    assert starts[1] - starts[0] == pytest.approx(1 / limiter.rate)
+
+
+async def test_own_pause_doubles_while_429s_continue_and_resets_after_a_success() -> None:
+    """Without Retry-After the pause is 0.5 s, 1 s, 2 s... and starts over after a success."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(100.0, clock)
+    pauses = []
+    for _ in range(4):
+        now = clock.monotonic()
+        limiter.throttled(retry_after=None)
+        pauses.append(limiter.paused_until - now)
+        await clock.run(limiter.acquire())
+    assert pauses == [0.5, 1.0, 2.0, 4.0]
+    limiter.succeeded()
+    now = clock.monotonic()
+    limiter.throttled(retry_after=None)
+    assert limiter.paused_until - now == 0.5
+
+
+async def test_rate_is_cut_once_per_congestion_event_and_recovers() -> None:
+    """A burst of 429s within a second cuts the rate once; successes grow it back to the cap."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(10.0, clock)
+    for _ in range(5):
+        limiter.throttled(retry_after=0.0)
+    assert limiter.rate == pytest.approx(10.0 * DECREASE_FACTOR)
+    await clock.advance(1.0)
+    limiter.throttled(retry_after=0.0)
+    assert limiter.rate == pytest.approx(10.0 * DECREASE_FACTOR**2)
+    for _ in range(200):
+        limiter.succeeded()
+    assert limiter.rate == 10.0
+
+
+class TokenBucketServer:
+    """A server that admits ``rate`` calls per second (burst ``burst``) and 429s the rest."""
+
+    def __init__(self, clock: VirtualClock, rate: float, burst: float) -> None:
+        self.clock, self.rate, self.burst = clock, rate, burst
+        self.tokens, self.at = burst, clock.monotonic()
+        self.accepted = self.refused = 0
+
+    def call(self) -> bool:
+        now = self.clock.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.accepted += 1
+            return True
+        self.refused += 1
+        return False
+
+
+async def _drive(limiter: AdaptiveLimiter, server: TokenBucketServer, calls: int) -> None:
+    async def one() -> None:
+        while True:
+            await limiter.acquire()
+            if server.call():
+                limiter.succeeded()
+                return
+            limiter.throttled(retry_after=None)
+
+    await asyncio.gather(*(one() for _ in range(calls)))
+
+
+async def test_a_server_limit_below_the_configured_rate_is_found_and_held() -> None:
+    """Configured at 10/s against a server that allows 2/s, the batch runs near 2/s."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(10.0, clock)
+    server = TokenBucketServer(clock, rate=2.0, burst=2.0)
+    await clock.run(_drive(limiter, server, 600))
+    elapsed = clock.monotonic()
+    achieved = server.accepted / elapsed
+    assert server.accepted == 600
+    assert achieved >= 0.75 * 2.0
+    assert server.refused <= 0.25 * server.accepted
+
+
+async def test_sporadic_429s_cost_less_than_half_the_throughput() -> None:
+    """With 3% of calls refused at random, throughput stays within 2x of the configured rate."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(20.0, clock)
+    rng = random.Random(4)
+    accepted = 0
+
+    async def one() -> None:
+        nonlocal accepted
+        while True:
+            await limiter.acquire()
+            if rng.random() >= 0.03:
+                limiter.succeeded()
+                accepted += 1
+                return
+            limiter.throttled(retry_after=None)
+
+    await clock.run(asyncio.gather(*(one() for _ in range(2000))))
+    achieved = accepted / clock.monotonic()
+    assert achieved >= 20.0 / 2
+    assert achieved <= 20.0
+
+
+async def test_ten_thousand_waiters_are_admitted_one_slot_apart() -> None:
+    """Ten thousand queued callers are admitted in order, the last at (n - 1) / rate."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(1000.0, clock)
+    woken = 0
+
+    async def call() -> None:
+        nonlocal woken
+        await limiter.acquire()
+        woken += 1
+
+    await clock.run(asyncio.gather(*(call() for _ in range(10_000))))
+    assert woken == 10_000
+    assert limiter.admitted == 10_000
+    assert clock.monotonic() == pytest.approx(9.999)
