@@ -1,7 +1,9 @@
 """A faithful fake of the CCE v3 API's cluster and job calls, as a pure state machine.
 
-``FakeCce.handle`` takes a request (method, path, query, headers, body) and returns an
-answer; time comes from an injected clock, so the same fake serves real HTTP (through
+``FakeCce.serve`` takes a request (method, path, query, headers, body) and returns what to
+do with it: an answer, possibly delayed or lost, or a reset connection (see
+``batchcreate.simulator.faults``); ``FakeCce.handle`` is the same without per-call faults.
+Time comes from an injected clock, so the same fake serves real HTTP (through
 ``batchcreate.simulator.server``) and virtual-time runs (``InMemoryTransport``).
 Jobs run ``Initializing → Running → Success`` (cluster ``Creating → Available``) over a
 configurable duration; a seeded fraction fail (cluster ``Unavailable`` or ``Error``).
@@ -12,6 +14,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import math
 import random
 import re
 import uuid
@@ -21,6 +24,7 @@ from typing import Any
 
 from batchcreate.clock import Clock
 from batchcreate.models import CLUSTER_TYPES, CONTAINER_NETWORK_MODES, NAME_PATTERN
+from batchcreate.simulator.faults import Fault, FaultConfig, FaultInjector, format_fault_spec
 
 _PROJECT = r"/api/v3/projects/(?P<project>[^/]+)"
 _ROUTES = [
@@ -34,6 +38,11 @@ FAILURE_REASONS = (
     "Failed to create master node: insufficient ECS capacity in the selected AZ",
     "Failed to install the cluster network add-on: subnet has no free IP addresses",
     "Failed to create the master's EVS volume: quota exceeded",
+)
+#: Why a cluster whose job succeeded is ``Unavailable`` (the ``broken`` fault).
+BROKEN_REASONS = (
+    "The cluster's kube-apiserver failed its health check after creation",
+    "The cluster's etcd lost quorum after creation",
 )
 
 
@@ -60,6 +69,8 @@ class SimulatorConfig:
     #: Most clusters one project may hold; past it a create is refused like a real quota.
     quota: int | None = None
     behaviours: Mapping[str, Behaviour] = field(default_factory=dict)
+    #: What goes wrong, and how often; the default is a healthy service.
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
 
 @dataclass
@@ -86,6 +97,8 @@ class SimCluster:
     final_phase: str
     reason: str | None = None
     message: str | None = None
+    #: What became of the create's answer: ``sent``, ``lost`` or ``delayed`` (None: seeded).
+    create_answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,28 @@ class SimAnswer:
     status: int
     headers: dict[str, str]
     body: bytes
+
+
+@dataclass(frozen=True)
+class Served:
+    """How a transport must act out one request: the answer and the fault around it."""
+
+    #: The answer, or None when the connection is reset before the request is processed.
+    answer: SimAnswer | None
+    #: The request was processed, but the connection is reset instead of answering.
+    reset_after: bool = False
+    #: Seconds to wait before answering (the request was processed on arrival).
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A request routed to one of the four CCE calls."""
+
+    kind: str
+    args: dict[str, str]
+    #: For a create: its body when valid, else what is wrong with it.
+    create: dict[str, Any] | str | None = None
 
 
 def go_timestamp(epoch: float) -> str:
@@ -114,6 +149,7 @@ class FakeCce:
         self.create_calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self.created: collections.Counter[tuple[str, str]] = collections.Counter()
         self.requests: collections.Counter[str] = collections.Counter()
+        self.faults = FaultInjector(self.config.faults, self._rng, clock)
 
     # ---- test and demo helpers ---------------------------------------------------------
 
@@ -155,7 +191,12 @@ class FakeCce:
         return None
 
     def ledger(self) -> dict[str, Any]:
-        """Ground truth for tests: every cluster, its phase, and create calls per name."""
+        """Ground truth for tests: every cluster, create calls per name, calls and faults.
+
+        ``calls`` counts every create with a valid body that arrived, however it was answered
+        (faults included); ``created`` those that made the cluster. ``requests`` counts calls
+        by kind, ``faults`` the faults injected by kind (``job_expiry``: 404s for expired jobs).
+        """
         return {
             "clusters": [
                 {
@@ -165,6 +206,8 @@ class FakeCce:
                     "phase": self.cluster_phase(c),
                     "jobId": c.job.uid if c.job else None,
                     "jobPhase": self.job_phase(c.job) if c.job else None,
+                    "jobExpired": self.job_expired(c.job) if c.job else None,
+                    "createAnswer": c.create_answer,
                 }
                 for c in self.clusters.values()
             ],
@@ -173,6 +216,8 @@ class FakeCce:
                 for (p, n), k in sorted(self.create_calls.items())
             ],
             "requests": dict(self.requests),
+            "faults": {f.value: self.faults.injected[f] for f in Fault},
+            "faultSpec": format_fault_spec(self.config.faults),
         }
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -181,12 +226,18 @@ class FakeCce:
         elapsed = self.clock.monotonic() - job.started
         if elapsed >= job.duration:
             return job.final_phase
-        return "Initializing" if elapsed < 0.1 * job.duration else "Running"
+        # A job that never ends (the ``stuck`` fault) still leaves Initializing on time.
+        span = job.duration if math.isfinite(job.duration) else self.config.job_duration
+        return "Initializing" if elapsed < 0.1 * span else "Running"
 
     def cluster_phase(self, cluster: SimCluster) -> str:
         if cluster.job is not None and self.job_phase(cluster.job) not in ("Success", "Failed"):
             return "Creating"
         return cluster.final_phase
+
+    def job_expired(self, job: SimJob) -> bool:
+        """Whether the job's record is gone (``job_expiry``), though its cluster lives on."""
+        return self.faults.job_expired(job.started, job.duration)
 
     # ---- the API -----------------------------------------------------------------------
 
@@ -198,26 +249,58 @@ class FakeCce:
         headers: Mapping[str, str],
         body: bytes,
     ) -> SimAnswer:
+        """Answer one request as a healthy service would: no per-call faults (job faults,
+        which belong to the jobs this starts, still apply)."""
+        call = self._receive(method, path, body)
+        if isinstance(call, SimAnswer):
+            return call
+        return self._process(call, query, headers)
+
+    def serve(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Served:
+        """Answer one request with whatever per-call fault strikes it, for a transport to
+        act out; faults strike only the four CCE calls."""
+        call = self._receive(method, path, body)
+        if isinstance(call, SimAnswer):
+            return Served(call)
+        fault = self.faults.before_call()
+        if fault is Fault.RESET:
+            return Served(None)
+        if fault is Fault.SLOW:
+            answer = self._process(call, query, headers, create_answer="delayed")
+            return Served(answer, delay=self.config.faults.slow_seconds)
+        if fault is not None:
+            return Served(self._fault_answer(fault))
+        answer = self._process(call, query, headers)
+        if call.kind == "create" and answer.status == 201 and self.faults.lose_create():
+            self._created_by(call).create_answer = "lost"
+            return Served(answer, reset_after=True)
+        return Served(answer)
+
+    def _receive(self, method: str, path: str, body: bytes) -> _Call | SimAnswer:
+        """Route a request and count it; an answer for a path or method that is not a call."""
         known_path = False
-        for route_method, pattern, name in _ROUTES:
+        for route_method, pattern, kind in _ROUTES:
             match = pattern.match(path)
             if match is None:
                 continue
             known_path = True
             if method != route_method:
                 continue
-            self.requests[name] += 1
-            denied = self._check_auth(headers)
-            if denied is not None:
-                return denied
-            args = match.groupdict()
-            if name == "create":
-                return self._create(args["project"], body)
-            if name == "list":
-                return self._list(args["project"], query)
-            if name == "cluster":
-                return self._show_cluster(args["project"], args["cluster"])
-            return self._show_job(args["project"], args["job"])
+            self.requests[kind] += 1
+            call = _Call(kind, match.groupdict())
+            if kind == "create":
+                create = _parse_create(body)
+                if isinstance(create, dict):
+                    self.create_calls[(call.args["project"], create["metadata"]["name"])] += 1
+                call = _Call(kind, call.args, create)
+            return call
         if known_path:
             return self._error(405, {"error_code": "APIGW.0101", "error_msg": "Method not allowed"})
         return self._error(
@@ -227,6 +310,34 @@ class FakeCce:
                 "error_msg": "The API does not exist or has not been published in the environment",
             },
         )
+
+    def _process(
+        self,
+        call: _Call,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        *,
+        create_answer: str = "sent",
+    ) -> SimAnswer:
+        denied = self._check_auth(headers)
+        if denied is not None:
+            return denied
+        project = call.args["project"]
+        if call.kind == "create":
+            assert call.create is not None
+            return self._create(project, call.create, create_answer)
+        if call.kind == "list":
+            return self._list(project, query)
+        if call.kind == "cluster":
+            return self._show_cluster(project, call.args["cluster"])
+        return self._show_job(project, call.args["job"])
+
+    def _created_by(self, call: _Call) -> SimCluster:
+        """The cluster a successful create call made."""
+        assert isinstance(call.create, dict)
+        cluster = self.cluster_named(call.args["project"], call.create["metadata"]["name"])
+        assert cluster is not None
+        return cluster
 
     def _check_auth(self, headers: Mapping[str, str]) -> SimAnswer | None:
         if self.config.token is None:
@@ -242,16 +353,10 @@ class FakeCce:
             },
         )
 
-    def _create(self, project: str, raw: bytes) -> SimAnswer:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return self._invalid("the request body is not valid JSON")
-        problem = _create_problem(body)
-        if problem:
-            return self._invalid(problem)
+    def _create(self, project: str, body: dict[str, Any] | str, create_answer: str) -> SimAnswer:
+        if isinstance(body, str):
+            return self._invalid(body)
         name = body["metadata"]["name"]
-        self.create_calls[(project, name)] += 1
         if self.cluster_named(project, name) is not None:
             return self._error(
                 409,
@@ -272,6 +377,7 @@ class FakeCce:
                 },
             )
         cluster = self._start(project, name, body)
+        cluster.create_answer = create_answer
         self.created[(project, name)] += 1
         return self._json(201, self._cluster_json(cluster))
 
@@ -290,6 +396,11 @@ class FakeCce:
             default_phase = "Available" if job_phase == "Success" else "Unavailable"
             cluster_phase = scripted.cluster_phase or default_phase
             reason = scripted.reason or (FAILURE_REASONS[0] if cluster_phase != "Available" else "")
+        elif self.faults.job_stuck():
+            duration = math.inf
+        elif job_phase == "Success" and self.faults.job_broken():
+            cluster_phase = "Unavailable"
+            reason = self._rng.choice(BROKEN_REASONS)
         uid = self._uuid()
         job = SimJob(
             self._uuid(),
@@ -334,6 +445,9 @@ class FakeCce:
     def _show_job(self, project: str, uid: str) -> SimAnswer:
         job = self.jobs.get((project, uid))
         if job is None:
+            return self._not_found(f"job {uid}")
+        if self.job_expired(job):
+            self.faults.injected[Fault.JOB_EXPIRED] += 1
             return self._not_found(f"job {uid}")
         phase = self.job_phase(job)
         stamp = go_timestamp(self.clock.time())
@@ -408,6 +522,33 @@ class FakeCce:
             },
         )
 
+    def _fault_answer(self, fault: Fault) -> SimAnswer:
+        """The answer a throttle, server-limit or error fault gives instead of the call's."""
+        config = self.config.faults
+        nth = self.faults.injected[fault]  # this fault's number, counting from 1
+        if fault is Fault.SERVER_RATE:
+            return self._error(
+                429,
+                {
+                    "error_code": "APIGW.0308",
+                    "error_msg": "The throttling threshold has been reached: policy user over "
+                    f"ratelimit,limit:{config.server_rate:g},time:1 second",
+                },
+            )
+        if fault is Fault.THROTTLE:
+            answer = self._error(429, _THROTTLE_BODIES[(nth - 1) // 2 % len(_THROTTLE_BODIES)])
+            if nth % 2:  # every other throttle says when to come back
+                headers = {**answer.headers, "Retry-After": f"{config.retry_after:g}"}
+                return SimAnswer(429, headers, answer.body)
+            return answer
+        status = _ERROR_STATUSES[(nth - 1) % len(_ERROR_STATUSES)]
+        if status == 502:
+            return SimAnswer(502, {"Content-Type": "text/html"}, _PROXY_502_PAGE)
+        return self._error(
+            status,
+            {"errorCode": "CCE.01500001", "errorMessage": f"Internal error (HTTP {status})"},
+        )
+
     def _not_found(self, what: str) -> SimAnswer:
         return self._error(
             404,
@@ -434,6 +575,22 @@ class FakeCce:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
 
+_THROTTLE_BODIES: tuple[dict[str, Any], ...] = (
+    {
+        "error_code": "APIGW.0308",
+        "error_msg": "The throttling threshold has been reached: "
+        "policy user over ratelimit,limit:200,time:5 minute",
+    },
+    {"errorCode": "CCE.01429003", "errorMessage": "Too many requests, please try again later."},
+)
+_ERROR_STATUSES = (500, 502, 503)
+_PROXY_502_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
 def _seed_body(name: str) -> dict[str, Any]:
     return {
         "kind": "Cluster",
@@ -441,6 +598,19 @@ def _seed_body(name: str) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {"type": "VirtualMachine", "flavor": "cce.s1.small"},
     }
+
+
+def _parse_create(raw: bytes) -> dict[str, Any] | str:
+    """A create's body when the service would accept it, else what is wrong with it."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return "the request body is not valid JSON"
+    problem = _create_problem(body)
+    if problem is not None:
+        return problem
+    assert isinstance(body, dict)  # _create_problem saw to that
+    return body
 
 
 def _create_problem(body: Any) -> str | None:
