@@ -11,7 +11,7 @@ import dataclasses
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from batchcreate.report import Report, RunState, Summary, iso_utc, write_report
 from batchcreate.retry import Backoff
 from batchcreate.runner import Runner, exit_code_for
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
+from batchcreate.simulator.faults import FaultConfig, format_fault_spec
 from batchcreate.simulator.server import start_simulator
 from batchcreate.transport import AiohttpTransport, Transport
 
@@ -46,6 +47,7 @@ class SimulateOptions:
     fail_rate: float = 0.0
     seed: int | None = None
     time_scale: float = DEFAULT_TIME_SCALE
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
 
 @dataclass
@@ -60,15 +62,18 @@ class RunResult:
 class Limiters:
     """One rate limiter per endpoint, created on first use."""
 
-    def __init__(self, rate: float, clock: Clock) -> None:
+    def __init__(self, rate: float, clock: Clock, *, poll_patience: float = 5.0) -> None:
         self._rate = rate
         self._clock = clock
+        self._poll_patience = poll_patience
         self._by_key: dict[str, RateLimiter] = {}
 
     def __call__(self, key: str) -> RateLimiter:
         limiter = self._by_key.get(key)
         if limiter is None:
-            limiter = self._by_key[key] = AdaptiveLimiter(self._rate, self._clock)
+            limiter = self._by_key[key] = AdaptiveLimiter(
+                self._rate, self._clock, poll_patience=self._poll_patience
+            )
         return limiter
 
 
@@ -112,7 +117,8 @@ class BatchRun:
         self.client = CceClient(
             transport,
             auth,
-            Limiters(plan.settings.rate_limit, clock),
+            # A poll waits at most one poll interval behind creates that came after it.
+            Limiters(plan.settings.rate_limit, clock, poll_patience=plan.settings.poll.interval),
             clock,
             backoff,
             call_budget=plan.settings.timeout,
@@ -245,6 +251,7 @@ async def run_batch(
                         job_duration=simulate.job_duration,
                         fail_rate=simulate.fail_rate,
                         seed=simulate.seed,
+                        faults=simulate.faults,
                     ),
                     clock=clock,
                 )
@@ -256,6 +263,7 @@ async def run_batch(
                         "jobDuration": simulate.job_duration,
                         "failRate": simulate.fail_rate,
                         "seed": simulate.seed,
+                        "faults": format_fault_spec(simulate.faults),
                     },
                 }
             run = BatchRun(

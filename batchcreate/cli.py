@@ -31,6 +31,7 @@ from batchcreate.manifest import load_manifest
 from batchcreate.plan import BatchPlan
 from batchcreate.render import render_plan, render_problems, render_summary
 from batchcreate.settings import PollSettings, RetrySettings, Settings
+from batchcreate.simulator.faults import FaultConfig, parse_fault_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS = 0, 1, 2, 3
 EXIT_LOCKED, EXIT_SIGINT, EXIT_SIGTERM = 75, 130, 143
@@ -64,6 +65,13 @@ def _positive(kind: type[int] | type[float]) -> Any:
         return value
 
     return parse
+
+
+def _faults(text: str) -> FaultConfig:
+    try:
+        return parse_fault_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _fraction(text: str) -> float:
@@ -197,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--sim-seed", type=int, metavar="N", help="seed for the simulator's draws")
     sim.add_argument(
+        "--sim-faults",
+        type=_faults,
+        metavar="SPEC",
+        help="faults the simulator injects, e.g. 'throttle=0.05,errors=0.05,resets=0.02,"
+        "lost_creates=0.02,job_expiry=30s' (see README: Simulator faults)",
+    )
+    sim.add_argument(
         "--time-scale",
         type=_positive(float),
         default=DEFAULT_TIME_SCALE,
@@ -249,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--quota", type=_positive(int), metavar="N", help="most clusters one project may hold"
+    )
+    simulate.add_argument(
+        "--faults",
+        type=_faults,
+        metavar="SPEC",
+        help="faults to inject, e.g. 'throttle=0.05,server_rate=20,errors=0.05,resets=0.02,"
+        "slow=0.01,lost_creates=0.02,job_expiry=30s,stuck=0.01,broken=0.02' (see README)",
     )
     _add_common(simulate)
     return parser
@@ -346,6 +368,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             fail_rate=args.sim_fail_rate,
             seed=args.sim_seed,
             time_scale=args.time_scale,
+            faults=args.sim_faults or FaultConfig(),
         )
         if args.simulate
         else None

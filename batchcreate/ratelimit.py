@@ -11,16 +11,21 @@ How it behaves:
 - at most ``rate`` calls start per second (``burst`` may start back to back after a pause);
 - waiters are served by priority (lists, then creates, then polls), first come first served
   within one priority, because a create starts a job's clock while a poll only observes it;
+  but a poll that has waited ``poll_patience`` seconds goes ahead of creates that came after
+  it, so polls stretch when the budget is tight and are never starved;
 - a waiter gives up at its deadline (``DeadlineExceeded``) without using a slot;
-- ``throttled()`` (a 429) pauses the whole endpoint, for ``Retry-After`` when the server said
-  or an own growing backoff when not, and cuts the rate multiplicatively; ``succeeded()``
-  grows it back by a small factor per successful call, up to the configured rate, so sporadic
-  429s cost little and a server limit below the configured rate is found and held.
+- ``throttled()`` (a 429) pauses the whole endpoint: for ``Retry-After`` when the server
+  said, else for two call slots, doubling while 429s follow each other with no success in
+  between. The rate is cut (multiplicatively) only when 429s are dense among the recent
+  calls, the sign of a server limit below the configured rate; ``succeeded()`` grows it back
+  by a small factor per successful call, up to the configured rate. So sporadic 429s cost a
+  pause of a few slots, and a real server limit is found and held.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 from enum import IntEnum
@@ -47,9 +52,12 @@ DECREASE_FACTOR = 0.7
 RECOVERY_STEP = 0.02
 #: Several 429s within this many seconds are one congestion signal, cutting the rate once.
 DECREASE_COOLDOWN = 1.0
-#: Own pause after a 429 without Retry-After: this, doubling per consecutive 429.
-OWN_PAUSE_BASE = 0.5
+#: Own pause after a 429 without Retry-After, in call slots, doubling per consecutive 429.
+OWN_PAUSE_SLOTS = 2.0
 OWN_PAUSE_MAX = 60.0
+#: The rate is cut when at least this share of the last ``WINDOW`` answers were 429s.
+DENSE_THROTTLING = 0.25
+WINDOW = 20
 #: The rate never falls below the configured rate divided by this.
 MIN_RATE_DIVISOR = 100.0
 
@@ -81,6 +89,7 @@ class AdaptiveLimiter:
         *,
         burst: int = 1,
         adaptive: bool = True,
+        poll_patience: float = 5.0,
     ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
@@ -97,7 +106,10 @@ class AdaptiveLimiter:
         self._paused_until = float("-inf")
         self._last_decrease = float("-inf")
         self._consecutive_throttles = 0
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._recent: collections.deque[bool] = collections.deque(maxlen=WINDOW)
+        # Each waiter's place: (class, then arrival shifted by its class's patience, order).
+        self._patience = {Priority.LIST: 0.0, Priority.CREATE: 0.0, Priority.POLL: poll_patience}
+        self._waiters: list[tuple[int, float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._driver: asyncio.Task[None] | None = None
         self.admitted = 0
@@ -117,7 +129,7 @@ class AdaptiveLimiter:
 
     @property
     def waiting(self) -> int:
-        return sum(1 for _, _, f in self._waiters if not f.done())
+        return sum(1 for *_, f in self._waiters if not f.done())
 
     def _interval(self) -> float:
         return 1.0 / self._rate
@@ -138,7 +150,7 @@ class AdaptiveLimiter:
         if deadline is not None and deadline <= now:
             raise DeadlineExceeded
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        heapq.heappush(self._waiters, self._place(priority, now, future))
         if self._driver is None or self._driver.done():
             self._driver = asyncio.ensure_future(self._drive())
         if deadline is None:
@@ -154,10 +166,19 @@ class AdaptiveLimiter:
         if future.cancelled():
             raise DeadlineExceeded
 
+    def _place(
+        self, priority: int, now: float, future: asyncio.Future[None]
+    ) -> tuple[int, float, int, asyncio.Future[None]]:
+        """Lists always first; creates and polls by arrival, a poll's counted from when its
+        patience runs out, so a poll that waited long enough outranks later creates."""
+        if priority == Priority.LIST:
+            return (0, now, next(self._order), future)
+        return (1, now + self._patience.get(Priority(priority), 0.0), next(self._order), future)
+
     async def _drive(self) -> None:
         """Hand out slots to waiters, best priority first, one timer at a time."""
         while self._waiters:
-            if self._waiters[0][2].done():
+            if self._waiters[0][-1].done():
                 heapq.heappop(self._waiters)
                 continue
             now = self._clock.monotonic()
@@ -165,7 +186,7 @@ class AdaptiveLimiter:
             if now < start:
                 await self._clock.sleep(start - now)
                 continue  # a pause or a new best waiter may have come meanwhile
-            _, _, future = heapq.heappop(self._waiters)
+            *_, future = heapq.heappop(self._waiters)
             self._grant(now)
             future.set_result(None)
             await asyncio.sleep(0)  # let the admitted call start before the next grant
@@ -175,13 +196,16 @@ class AdaptiveLimiter:
         now = self._clock.monotonic()
         self.throttle_events += 1
         self._consecutive_throttles += 1
+        self._recent.append(True)
         if retry_after is None:
-            pause = min(OWN_PAUSE_MAX, OWN_PAUSE_BASE * 2 ** (self._consecutive_throttles - 1))
+            slots = OWN_PAUSE_SLOTS * 2 ** (self._consecutive_throttles - 1)
+            pause = min(OWN_PAUSE_MAX, slots * self._interval())
         else:
             pause = max(0.0, retry_after)
         self._paused_until = max(self._paused_until, now + pause)
         self._tat = max(self._tat, self._paused_until)
-        if self._adaptive and now - self._last_decrease >= DECREASE_COOLDOWN:
+        dense = sum(self._recent) >= DENSE_THROTTLING * WINDOW
+        if self._adaptive and dense and now - self._last_decrease >= DECREASE_COOLDOWN:
             self._last_decrease = now
             floor = self._configured / MIN_RATE_DIVISOR
             self._rate = max(floor, self._rate * DECREASE_FACTOR)
@@ -189,6 +213,7 @@ class AdaptiveLimiter:
     def succeeded(self) -> None:
         """Grow the rate back toward the configured one."""
         self._consecutive_throttles = 0
+        self._recent.append(False)
         if self._rate < self._configured:
             self._rate = min(self._configured, self._rate * (1.0 + RECOVERY_STEP))
 

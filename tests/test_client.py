@@ -177,8 +177,8 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def paced(session: aiohttp.ClientSession, clock: VirtualClock) -> tuple[CceClient, AdaptiveLimiter]:
-    """A client whose endpoint has a real adaptive limiter (1000 calls/s) and a 60 s budget."""
-    limiter = AdaptiveLimiter(1000.0, clock)
+    """A client whose endpoint has a real adaptive limiter (4 calls/s) and a 60 s budget."""
+    limiter = AdaptiveLimiter(4.0, clock)
     client = CceClient(
         AiohttpTransport(session),
         TokenAuth(TOKEN),
@@ -297,7 +297,7 @@ async def test_create_throttling_code_under_403_is_retried(
 async def test_create_throttled_every_time_gives_up_at_its_deadline(
     paced: tuple[CceClient, AdaptiveLimiter], api: AioResponses, clock: VirtualClock
 ) -> None:
-    """Throttled without Retry-After, the endpoint pauses 0.5, 1, 2, 4 s...; at the call's
+    """Throttled without Retry-After, the endpoint pauses 2, 4, 8, 16 slots...; at the call's
     deadline the create gives up with DeadlineExceeded, never having been processed."""
     client, limiter = paced
     api.post(CLUSTERS_URL, status=429, payload=THROTTLED, repeat=True)

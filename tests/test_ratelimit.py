@@ -88,9 +88,10 @@ async def test_retry_after_pauses_the_whole_endpoint() -> None:
 
 
 async def test_own_pause_doubles_while_429s_continue_and_resets_after_a_success() -> None:
-    """Without Retry-After the pause is 0.5 s, 1 s, 2 s... and starts over after a success."""
+    """Without Retry-After the pause is 2 call slots, then 4, 8... and starts over after a
+    success."""
     clock = VirtualClock()
-    limiter = AdaptiveLimiter(100.0, clock)
+    limiter = AdaptiveLimiter(4.0, clock)
     pauses = []
     for _ in range(4):
         now = clock.monotonic()
@@ -104,8 +105,21 @@ async def test_own_pause_doubles_while_429s_continue_and_resets_after_a_success(
     assert limiter.paused_until - now == 0.5
 
 
+async def test_isolated_429s_pause_but_do_not_cut_the_rate() -> None:
+    """A 429 now and then among successes pauses the endpoint but leaves its rate alone."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(10.0, clock)
+    for _ in range(10):
+        for _ in range(9):
+            limiter.succeeded()
+        limiter.throttled(retry_after=None)
+        await clock.advance(2.0)
+    assert limiter.rate == 10.0
+    assert limiter.throttle_events == 10
+
+
 async def test_rate_is_cut_once_per_congestion_event_and_recovers() -> None:
-    """A burst of 429s within a second cuts the rate once; successes grow it back to the cap."""
+    """Dense 429s within a second cut the rate once; successes grow it back to the cap."""
     clock = VirtualClock()
     limiter = AdaptiveLimiter(10.0, clock)
     for _ in range(5):
@@ -164,8 +178,10 @@ async def test_a_server_limit_below_the_configured_rate_is_found_and_held() -> N
     assert server.refused <= 0.25 * server.accepted
 
 
-async def test_sporadic_429s_cost_less_than_half_the_throughput() -> None:
-    """With 3% of calls refused at random, throughput stays within 2x of the configured rate."""
+@pytest.mark.parametrize("share", [0.03, 0.05])
+async def test_sporadic_429s_cost_less_than_half_the_throughput(share: float) -> None:
+    """With a few percent of calls refused at random, throughput stays within 2x of the
+    configured rate."""
     clock = VirtualClock()
     limiter = AdaptiveLimiter(20.0, clock)
     rng = random.Random(4)
@@ -175,7 +191,7 @@ async def test_sporadic_429s_cost_less_than_half_the_throughput() -> None:
         nonlocal accepted
         while True:
             await limiter.acquire()
-            if rng.random() >= 0.03:
+            if rng.random() >= share:
                 limiter.succeeded()
                 accepted += 1
                 return
@@ -202,3 +218,35 @@ async def test_ten_thousand_waiters_are_admitted_one_slot_apart() -> None:
     assert woken == 10_000
     assert limiter.admitted == 10_000
     assert clock.monotonic() == pytest.approx(9.999)
+
+
+async def test_a_poll_that_waited_its_patience_goes_before_later_creates() -> None:
+    """Creates outrank polls, but not forever: a poll queued longer than its patience is
+    served before creates that arrived after that."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(1.0, clock, poll_patience=3.0)
+    await limiter.acquire()  # t=0
+    order: list[str] = []
+
+    async def call(name: str, priority: Priority, arrive: float) -> None:
+        await clock.sleep(arrive)
+        await limiter.acquire(priority)
+        order.append(f"{name}@{clock.monotonic():g}")
+
+    calls = [call("poll", Priority.POLL, 0.0)] + [
+        call(f"create-{i}", Priority.CREATE, 0.5 * i) for i in range(1, 9)
+    ]
+    await clock.run(asyncio.gather(*calls))
+    # The poll ranks as if it had arrived at 0 + 3 s: after the creates that came before 3 s,
+    # ahead of those that came later.
+    assert order == [
+        "create-1@1",
+        "create-2@2",
+        "create-3@3",
+        "create-4@4",
+        "create-5@5",
+        "poll@6",
+        "create-6@7",
+        "create-7@8",
+        "create-8@9",
+    ]

@@ -10,6 +10,7 @@ import sys
 
 from batchcreate.clock import SystemClock
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
+from batchcreate.simulator.faults import FaultConfig
 from batchcreate.simulator.server import start_simulator
 
 
@@ -20,6 +21,7 @@ async def _serve(args: argparse.Namespace) -> None:
         seed=args.seed,
         token=args.token,
         quota=args.quota,
+        faults=args.faults or FaultConfig(),
     )
     cce = FakeCce(config, clock=SystemClock())
     stop = asyncio.Event()
