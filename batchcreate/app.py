@@ -10,19 +10,23 @@ import contextlib
 import dataclasses
 import os
 import signal
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import structlog
 
-from batchcreate.auth import Authenticator, NoAuth, credentials_from_env
+from batchcreate.auth import Authenticator, NoAuth
+from batchcreate.authenticators import build_project_authenticators, resolve_plan_credentials
 from batchcreate.checkpoint import DEFAULT_INTERVAL, Checkpointer
 from batchcreate.client import CceClient
 from batchcreate.clock import Clock, SystemClock
-from batchcreate.errors import CredentialsError
+from batchcreate.credentials import FoundCredentials
 from batchcreate.lock import run_lock
+from batchcreate.logs import REDACTOR
 from batchcreate.plan import BatchPlan
 from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
 from batchcreate.record import ClusterRecord
@@ -33,6 +37,8 @@ from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
 from batchcreate.simulator.faults import FaultConfig, format_fault_spec
 from batchcreate.simulator.server import start_simulator
 from batchcreate.transport import AiohttpTransport, Transport
+
+log = structlog.get_logger("batchcreate.app")
 
 #: How much faster than the cloud the embedded simulator runs: 150 s of real polling delay
 #: becomes 1.5 s, a 30-minute timeout 18 s.
@@ -106,6 +112,7 @@ class BatchRun:
         report_path: Path | None = None,
         checkpoint_interval: float = DEFAULT_INTERVAL,
         extra_settings: dict[str, Any] | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.plan = plan
         self.clock = clock
@@ -113,6 +120,7 @@ class BatchRun:
         self.simulated = simulated
         self.report_path = report_path
         self.extra_settings = extra_settings or {}
+        self._redact = redact
         backoff = backoff or Backoff(plan.settings.retry)
         self.client = CceClient(
             transport,
@@ -140,6 +148,13 @@ class BatchRun:
         """The report as things stand; unfinished clusters show their provisional outcome."""
         started_wall, started_mono = self._started
         clusters = [r.to_result() for r in self.runner.records]
+        if self._redact is not None:
+            # Error texts come from servers and from us; neither may carry a secret out.
+            for cluster in clusters:
+                if cluster.reason:
+                    cluster.reason = self._redact(cluster.reason)
+                if cluster.last_error is not None:
+                    cluster.last_error.message = self._redact(cluster.last_error.message)
         return Report(
             batch=self.plan.name,
             state=state,
@@ -219,32 +234,80 @@ def _install_stop_signals(run: BatchRun) -> Callable[[], None]:
     return remove
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """How the client checks the servers' certificates."""
+
+    ca_bundle: Path | None = None
+    insecure: bool = False
+
+    def ssl_setting(self) -> ssl.SSLContext | bool:
+        """What aiohttp's connector takes: a context, or False to skip verification."""
+        if self.insecure:
+            return False
+        context = ssl.create_default_context()
+        if self.ca_bundle is not None:
+            context.load_verify_locations(cafile=str(self.ca_bundle))
+        return context
+
+    def to_report(self) -> dict[str, Any]:
+        return {
+            "verify": not self.insecure,
+            "caBundle": str(self.ca_bundle) if self.ca_bundle else None,
+        }
+
+
 async def run_batch(
     plan: BatchPlan,
     report_path: Path,
     *,
     simulate: SimulateOptions | None = None,
-    auth_factory: Callable[[], Authenticator] = credentials_from_env,
+    auth_factory: Callable[[], Authenticator] | None = None,
     clock: Clock | None = None,
     checkpoint_interval: float = DEFAULT_INTERVAL,
+    tls: TlsOptions | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
 ) -> RunResult:
     """Run ``plan`` for real (or against the embedded simulator) and write the report.
 
-    Holds the report path's lock for the whole run (``LockedError`` if another run has it),
-    checkpoints the report while running, and stops gracefully on SIGINT/SIGTERM.
+    Credentials come from ``auth_factory`` when given, else from each project's sources
+    (``batchcreate.credentials``), resolved before anything is sent (``CredentialsError``).
+    ``--simulate`` runs send none: the embedded simulator checks none, and nothing may reach
+    a real IAM. Holds the report path's lock for the whole run (``LockedError`` if another
+    run has it), checkpoints the report while running, and stops gracefully on SIGINT and
+    SIGTERM.
     """
     clock = clock or SystemClock()
-    if simulate is None:
-        auth = auth_factory()  # CredentialsError before anything is sent
-    else:
-        try:
-            auth = auth_factory()
-        except CredentialsError:
-            auth = NoAuth()
+    tls = tls or TlsOptions()
+    env = os.environ if environ is None else environ
+    found: dict[str, FoundCredentials] = {}
+    if simulate is None and auth_factory is None:
+        found, warnings = resolve_plan_credentials(plan, environ=env, home=home or Path.home())
+        for warning in warnings:
+            log.warning("credentials.warning", message=warning)
     with run_lock(report_path):
-        async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack:
+        connector = aiohttp.TCPConnector(ssl=tls.ssl_setting())
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            contextlib.AsyncExitStack() as stack,
+        ):
             transport = AiohttpTransport(session, timeout=plan.settings.request_timeout)
-            extra: dict[str, Any] = {}
+            auth: Authenticator
+            if auth_factory is not None:
+                auth = auth_factory()
+            elif simulate is not None:
+                auth = NoAuth()
+            else:
+                auth = build_project_authenticators(
+                    found,
+                    {p.id: p.region for p in plan.projects},
+                    clock=clock,
+                    transport=transport,
+                    environ=env,
+                    on_secret=REDACTOR.add,
+                )
+            extra: dict[str, Any] = {"tls": tls.to_report()}
             if simulate is not None:
                 cce = FakeCce(
                     SimulatorConfig(
@@ -257,7 +320,7 @@ async def run_batch(
                 )
                 sim = await stack.enter_async_context(await start_simulator(cce))
                 plan = simulated_plan(plan, sim.url, simulate.time_scale)
-                extra = {
+                extra |= {
                     "timeScale": simulate.time_scale,
                     "simulator": {
                         "jobDuration": simulate.job_duration,
@@ -275,6 +338,7 @@ async def run_batch(
                 report_path=report_path,
                 checkpoint_interval=checkpoint_interval,
                 extra_settings=extra,
+                redact=REDACTOR.text,
             )
             remove_signals = _install_stop_signals(run)
             try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from batchcreate import __version__
-from batchcreate.app import DEFAULT_TIME_SCALE, SimulateOptions, run_batch
+from batchcreate.app import DEFAULT_TIME_SCALE, SimulateOptions, TlsOptions, run_batch
 from batchcreate.durations import parse_duration
 from batchcreate.errors import BatchcreateError, CredentialsError, ManifestError, Problem
 from batchcreate.lock import LockedError
@@ -182,6 +182,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="where to write the report (default: ./<batch name>-report.json)",
     )
+    run.add_argument(
+        "--ca-bundle",
+        type=Path,
+        metavar="PATH",
+        help="verify servers against this CA bundle (private clouds)",
+    )
+    run.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify TLS certificates (dangerous; recorded in the report)",
+    )
     _add_settings_flags(run)
     sim = run.add_argument_group("embedded simulator")
     sim.add_argument(
@@ -241,7 +252,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     simulate.add_argument("--port", type=int, default=8443, help="default: 8443 (0: any free)")
-    simulate.add_argument("--token", help="require this X-Auth-Token on every call")
+    simulate.add_argument("--token", help="accept this X-Auth-Token on every call")
+    simulate.add_argument("--ak", help="accept calls signed with this access key (with --sk)")
+    simulate.add_argument("--sk", help="the secret key of --ak")
+    simulate.add_argument(
+        "--security-token", help="make --ak a temporary key that must send this X-Security-Token"
+    )
+    simulate.add_argument("--iam-user", help="an IAM user who may get tokens at /v3/auth/tokens")
+    simulate.add_argument("--iam-password", help="the password of --iam-user")
+    simulate.add_argument(
+        "--token-lifetime",
+        type=_duration,
+        default=24 * 3600.0,
+        metavar="DURATION",
+        help="how long issued IAM tokens live (default 24h)",
+    )
     simulate.add_argument(
         "--job-duration",
         type=_duration,
@@ -373,7 +398,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.simulate
         else None
     )
-    result = asyncio.run(run_batch(plan, path, simulate=simulate))
+    if args.ca_bundle is not None and not args.ca_bundle.is_file():
+        raise ManifestError([Problem("--ca-bundle", f"{args.ca_bundle} is not a file")])
+    if args.insecure:
+        print(
+            "WARNING: --insecure: TLS certificates are NOT verified; anyone on the network "
+            "path can read and alter every call, credentials included",
+            file=sys.stderr,
+        )
+    tls = TlsOptions(ca_bundle=args.ca_bundle, insecure=args.insecure)
+    result = asyncio.run(run_batch(plan, path, simulate=simulate, tls=tls))
     print(render_summary(result.report, path))
     if result.report_error is not None:
         print(

@@ -164,11 +164,12 @@ class CceClient:
         refreshed = False
         while True:
             await limiter.acquire(priority, deadline)
-            signed = await self._auth.authenticate(request, project.id)
-            if on_attempt is not None:
-                on_attempt()
             attempt += 1
             try:
+                # Inside the try: fetching an IAM token can fail like any call.
+                signed = await self._auth.authenticate(request, project.id)
+                if on_attempt is not None:
+                    on_attempt()
                 response = await self._transport.send(signed)
                 result = decode(response, model, expect=expect)
             except ApiError as error:

@@ -8,6 +8,13 @@ from typing import TextIO
 
 import structlog
 
+from batchcreate.redact import Redactor
+
+#: Masks every secret the run learns (tokens, SKs, passwords) in every log event. Secrets
+#: are added as credentials are resolved and tokens fetched; shapes (``Signature=``,
+#: ``X-Auth-Token: ...``) are masked even before.
+REDACTOR = Redactor()
+
 LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -31,6 +38,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            REDACTOR,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),

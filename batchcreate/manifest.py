@@ -6,6 +6,7 @@ problem at once, each located (``projects[1].clusters[3] (team-b-db): spec...``)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,11 @@ from pydantic import (
     field_validator,
 )
 
+from batchcreate.credentials import (
+    CredentialsEntry,
+    literal_secret_problems,
+    parse_credentials_entry,
+)
 from batchcreate.durations import parse_duration
 from batchcreate.endpoints import REGION_PATTERN, cce_endpoint, check_endpoint
 from batchcreate.errors import ManifestError, Problem
@@ -104,6 +110,8 @@ class ProjectDoc(_Doc):
     endpoint: StrictStr | None = None
     defaults: dict[str, Any] = Field(default_factory=dict)
     clusters: list[dict[str, Any]] = Field(default_factory=list)
+    #: Where this project's secrets are (checked by ``parse_credentials_entry``).
+    credentials: Any = None
 
     @field_validator("id")
     @classmethod
@@ -235,7 +243,8 @@ def load_manifest(path: str | Path) -> BatchPlan:
     """Read, parse and validate the manifest at ``path``."""
     path = Path(path)
     data = parse_document(read_manifest_text(path), str(path))
-    return build_plan(data, default_name=path.stem)
+    plan = build_plan(data, default_name=path.stem)
+    return dataclasses.replace(plan, source_dir=path.resolve().parent)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,6 +360,12 @@ def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
             )
             continue
         seen_projects[key] = p_index
+        credentials: CredentialsEntry | None = None
+        if project.credentials is not None:
+            try:
+                credentials = parse_credentials_entry(project.credentials, f"{where}.credentials")
+            except ManifestError as exc:
+                problems.extend(exc.problems)
         bodies = []
         for c_index, cluster in enumerate(project.clusters):
             merged = deep_merge(deep_merge(defaults, project.defaults), cluster)
@@ -368,9 +383,12 @@ def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
                 endpoint=endpoint,
                 clusters=tuple(ClusterPlan(name=n, body=b, location=loc) for loc, n, b in plans),
                 location=where,
+                credentials=credentials,
             )
         )
     problems[:0] = validate_clusters([], layers=[("defaults", defaults)])[0]
+    # A secret written anywhere in the manifest is refused, wherever it is.
+    problems.extend(literal_secret_problems(data))
     if settings_doc is not None:
         settings = settings_doc.resolve()
         problems.extend(Problem(f"settings.{k}", m) for k, m in settings.problems())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from batchcreate.credentials import CredentialsEntry
 from batchcreate.settings import Settings
 
 
@@ -29,6 +31,8 @@ class ProjectPlan:
     #: The endpoint whose rate limit the calls spend; differs from ``endpoint`` only when a
     #: simulator stands in for the cloud.
     limit_key: str = ""
+    #: Where this project's secrets are read from (never the secrets); None: the defaults.
+    credentials: CredentialsEntry | None = None
 
     @property
     def rate_key(self) -> str:
@@ -42,6 +46,8 @@ class BatchPlan:
     name: str
     settings: Settings
     projects: tuple[ProjectPlan, ...]
+    #: The manifest's directory: relative profile paths are read from there.
+    source_dir: Path | None = None
 
     @property
     def cluster_count(self) -> int:

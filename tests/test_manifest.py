@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def test_json_content_in_a_yaml_file_loads(tmp_path: Path) -> None:
     path = tmp_path / "fleet.yaml"
     path.write_text(json.dumps(manifest_dict(), indent=2), encoding="utf-8")
     plan = load_manifest(path)
-    assert plan == build_plan(manifest_dict())
+    assert plan == dataclasses.replace(build_plan(manifest_dict()), source_dir=tmp_path)
     assert plan.cluster_count == 2
 
 
@@ -97,7 +98,9 @@ def test_yaml_content_in_a_json_file_loads(tmp_path: Path) -> None:
     """A file named .json holding block YAML is read as YAML."""
     path = tmp_path / "fleet.json"
     path.write_text(yaml.safe_dump(manifest_dict()), encoding="utf-8")
-    assert load_manifest(path) == build_plan(manifest_dict())
+    assert load_manifest(path) == dataclasses.replace(
+        build_plan(manifest_dict()), source_dir=tmp_path
+    )
 
 
 def test_yaml_flow_mapping_in_a_yaml_file_loads(tmp_path: Path) -> None:

@@ -10,16 +10,26 @@ import sys
 
 from batchcreate.clock import SystemClock
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
-from batchcreate.simulator.faults import FaultConfig
+from batchcreate.simulator.faults import FaultConfig, format_fault_spec
+from batchcreate.simulator.gatekeeper import AuthConfig
 from batchcreate.simulator.server import start_simulator
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    if bool(args.ak) != bool(args.sk) or bool(args.iam_user) != bool(args.iam_password):
+        raise SystemExit("error: --ak needs --sk, and --iam-user needs --iam-password")
+    auth = AuthConfig(
+        token=args.token,
+        access_keys={args.ak: args.sk} if args.ak else {},
+        security_tokens={args.ak: args.security_token} if args.ak and args.security_token else {},
+        iam_users={args.iam_user: args.iam_password} if args.iam_user else {},
+        token_lifetime=args.token_lifetime,
+    )
     config = SimulatorConfig(
         job_duration=args.job_duration,
         fail_rate=args.fail_rate,
         seed=args.seed,
-        token=args.token,
+        auth=auth,
         quota=args.quota,
         faults=args.faults or FaultConfig(),
     )
@@ -33,7 +43,8 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"simulator listening on {sim.url}", flush=True)
         print(
             f"  jobs take {args.job_duration:g}s, fail rate {args.fail_rate:g}, "
-            f"token {'required' if args.token else 'not checked'}",
+            f"credentials {'checked' if auth.enabled else 'not checked'}, "
+            f"faults: {format_fault_spec(config.faults) or 'none'}",
             flush=True,
         )
         await stop.wait()

@@ -12,6 +12,7 @@ configurable duration; a seeded fraction fail (cluster ``Unavailable`` or ``Erro
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -21,10 +22,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from batchcreate.clock import Clock
+from batchcreate.iam import TOKEN_PATH
 from batchcreate.models import CLUSTER_TYPES, CONTAINER_NETWORK_MODES, NAME_PATTERN
 from batchcreate.simulator.faults import Fault, FaultConfig, FaultInjector, format_fault_spec
+from batchcreate.simulator.gatekeeper import AuthConfig, Gatekeeper
 
 _PROJECT = r"/api/v3/projects/(?P<project>[^/]+)"
 _ROUTES = [
@@ -66,6 +70,8 @@ class SimulatorConfig:
     fail_rate: float = 0.0
     seed: int | None = None
     token: str | None = None
+    #: Who may call (AK/SK, IAM users, tokens); ``token`` above is the short form.
+    auth: AuthConfig | None = None
     #: Most clusters one project may hold; past it a create is refused like a real quota.
     quota: int | None = None
     behaviours: Mapping[str, Behaviour] = field(default_factory=dict)
@@ -128,6 +134,15 @@ class _Call:
     args: dict[str, str]
     #: For a create: its body when valid, else what is wrong with it.
     create: dict[str, Any] | str | None = None
+    #: What the gateway checks a signature over: method, path and query as sent, body.
+    method: str = "GET"
+    target: str = ""
+    body: bytes = b""
+
+
+def _target(path: str, query: Mapping[str, str]) -> str:
+    """Path and query as a client would have sent them, when the raw form is unknown."""
+    return f"{path}?{urlencode(list(query.items()))}" if query else path
 
 
 def go_timestamp(epoch: float) -> str:
@@ -141,6 +156,7 @@ class FakeCce:
 
     def __init__(self, config: SimulatorConfig | None = None, *, clock: Clock) -> None:
         self.config = config or SimulatorConfig()
+        self.gate = Gatekeeper(self.config.auth or AuthConfig(token=self.config.token), clock)
         self.clock = clock
         self._rng = random.Random(self.config.seed)
         self.clusters: dict[tuple[str, str], SimCluster] = {}  # (project, uid)
@@ -248,10 +264,11 @@ class FakeCce:
         query: Mapping[str, str],
         headers: Mapping[str, str],
         body: bytes,
+        target: str | None = None,
     ) -> SimAnswer:
         """Answer one request as a healthy service would: no per-call faults (job faults,
         which belong to the jobs this starts, still apply)."""
-        call = self._receive(method, path, body)
+        call = self._receive(method, path, body, target or _target(path, query))
         if isinstance(call, SimAnswer):
             return call
         return self._process(call, query, headers)
@@ -263,10 +280,11 @@ class FakeCce:
         query: Mapping[str, str],
         headers: Mapping[str, str],
         body: bytes,
+        target: str | None = None,
     ) -> Served:
         """Answer one request with whatever per-call fault strikes it, for a transport to
         act out; faults strike only the four CCE calls."""
-        call = self._receive(method, path, body)
+        call = self._receive(method, path, body, target or _target(path, query))
         if isinstance(call, SimAnswer):
             return Served(call)
         fault = self.faults.before_call()
@@ -283,8 +301,13 @@ class FakeCce:
             return Served(answer, reset_after=True)
         return Served(answer)
 
-    def _receive(self, method: str, path: str, body: bytes) -> _Call | SimAnswer:
+    def _receive(self, method: str, path: str, body: bytes, target: str) -> _Call | SimAnswer:
         """Route a request and count it; an answer for a path or method that is not a call."""
+        if path.rstrip("/") == TOKEN_PATH and method == "POST":
+            self.requests["iam.token"] += 1
+            status, extra, data = self.gate.issue_token(body)
+            answer = self._json(status, data)
+            return SimAnswer(answer.status, {**answer.headers, **extra}, answer.body)
         known_path = False
         for route_method, pattern, kind in _ROUTES:
             match = pattern.match(path)
@@ -294,12 +317,12 @@ class FakeCce:
             if method != route_method:
                 continue
             self.requests[kind] += 1
-            call = _Call(kind, match.groupdict())
+            call = _Call(kind, match.groupdict(), method=method, target=target, body=body)
             if kind == "create":
                 create = _parse_create(body)
                 if isinstance(create, dict):
                     self.create_calls[(call.args["project"], create["metadata"]["name"])] += 1
-                call = _Call(kind, call.args, create)
+                call = dataclasses.replace(call, create=create)
             return call
         if known_path:
             return self._error(405, {"error_code": "APIGW.0101", "error_msg": "Method not allowed"})
@@ -319,9 +342,9 @@ class FakeCce:
         *,
         create_answer: str = "sent",
     ) -> SimAnswer:
-        denied = self._check_auth(headers)
-        if denied is not None:
-            return denied
+        denial = self.gate.check(call.method, call.target, headers, call.body)
+        if denial is not None:
+            return self._error(*denial)
         project = call.args["project"]
         if call.kind == "create":
             assert call.create is not None
@@ -338,20 +361,6 @@ class FakeCce:
         cluster = self.cluster_named(call.args["project"], call.create["metadata"]["name"])
         assert cluster is not None
         return cluster
-
-    def _check_auth(self, headers: Mapping[str, str]) -> SimAnswer | None:
-        if self.config.token is None:
-            return None
-        given = {k.lower(): v for k, v in headers.items()}.get("x-auth-token")
-        if given == self.config.token:
-            return None
-        return self._error(
-            401,
-            {
-                "error_code": "APIGW.0301",
-                "error_msg": "Incorrect IAM authentication information: decrypt token fail",
-            },
-        )
 
     def _create(self, project: str, body: dict[str, Any] | str, create_answer: str) -> SimAnswer:
         if isinstance(body, str):

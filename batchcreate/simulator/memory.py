@@ -30,8 +30,14 @@ class InMemoryTransport:
         self.sent.append(request)
         await asyncio.sleep(0)  # a real send yields to the loop; so does this one
         parts = urlsplit(request.url)
+        target = f"{parts.path}?{parts.query}" if parts.query else parts.path
         served = self.cce.serve(
-            request.method, parts.path, dict(parse_qsl(parts.query)), request.headers, request.body
+            request.method,
+            parts.path,
+            dict(parse_qsl(parts.query)),
+            request.headers,
+            request.body,
+            target,
         )
         where = f"{request.method} {request.url}"
         if served.answer is None:

@@ -29,7 +29,9 @@ def make_app(cce: FakeCce, *, closing: asyncio.Event | None = None) -> web.Appli
 
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        served = cce.serve(request.method, request.path, request.query, request.headers, body)
+        served = cce.serve(
+            request.method, request.path, request.query, request.headers, body, request.raw_path
+        )
         if served.delay and await _stopped_within(closing, served.delay):
             return _drop(request)
         if served.answer is None or served.reset_after:

@@ -1,0 +1,145 @@
+"""Keeping secrets out of logs and messages: a structlog processor and string helpers.
+
+Two nets, because either alone leaks. By shape: values under secret-sounding keys
+(``password``, ``sk``, ``token``, ``X-Auth-Token``, ...), the ``Signature=`` of an
+``Authorization`` header, ``key: value`` and ``key=value`` pairs in free text, and IAM's
+long ``MII...`` tokens. By value: every secret the run actually holds, which a
+``Redactor`` learns through ``add`` (credentials when they are resolved, IAM tokens when
+they are fetched), in plain, JSON-escaped and percent-encoded spellings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote
+
+from structlog.typing import EventDict, WrappedLogger
+
+MASK = "***"
+#: Shorter known values are not replaced in free text: masking every "ab" garbles logs.
+MIN_SECRET_LENGTH = 4
+
+_SECRET_KEYS = frozenset(
+    {
+        "sk",
+        "secretkey",
+        "secretaccesskey",
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "authtoken",
+        "xauthtoken",
+        "xsubjecttoken",
+        "securitytoken",
+        "xsecuritytoken",
+        "signature",
+        "authorization",
+    }
+)
+_KEY_WORDS = (
+    r"x-auth-token|x-subject-token|x-security-token|security_?token|secret_?key|"
+    r"password|passwd|token|sk"
+)
+_VALUE = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s"',;&)\]}]+)"""
+_KEYED = re.compile(
+    rf"""(?P<key>\b(?:{_KEY_WORDS})["']?\s*[:=]\s*)(?P<value>{_VALUE})""", re.IGNORECASE
+)
+_SIGNATURE = re.compile(r"(Signature=)[^\s,\"']+")
+_BEARER = re.compile(r"(\bBearer\s+)[^\s,\"']+", re.IGNORECASE)
+_IAM_TOKEN = re.compile(r"\bMII[A-Za-z0-9+/=_-]{100,}")
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    value = match["value"]
+    quote_char = value[0] if value[0] in "\"'" else ""
+    return f"{match['key']}{quote_char}{MASK}{quote_char}"
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every secret it shows masked: known values first, then by shape."""
+    for secret in sorted(_spellings(secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    text = _SIGNATURE.sub(rf"\g<1>{MASK}", text)
+    text = _BEARER.sub(rf"\g<1>{MASK}", text)
+    text = _IAM_TOKEN.sub(f"MII{MASK}", text)
+    return _KEYED.sub(_mask_value, text)
+
+
+def _spellings(secrets: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET_LENGTH:
+            out.update({secret, json.dumps(secret)[1:-1], quote(secret, safe="")})
+    return out
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether a mapping key names a secret (``X-Auth-Token``, ``security_token``, ...)."""
+    return str(key).lower().replace("-", "").replace("_", "") in _SECRET_KEYS
+
+
+def redact_value(value: object, secrets: Iterable[str] = ()) -> object:
+    """``value`` with secrets masked, recursing into mappings, lists and tuples.
+
+    Other objects are left alone unless their ``repr`` shows a secret; then that ``repr``,
+    masked, stands in for them.
+    """
+    known = list(secrets)
+    if isinstance(value, str):
+        return redact_text(value, known)
+    if isinstance(value, Mapping):
+        return {k: _redact_item(k, v, known) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(item, known) for item in value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
+    masked = redact_text(shown, known)
+    return value if masked == shown else masked
+
+
+def _redact_item(key: object, value: object, secrets: list[str]) -> object:
+    if not is_secret_key(key) or value is None or isinstance(value, bool):
+        return redact_value(value, secrets)
+    if isinstance(value, Mapping | list | tuple):
+        return redact_value(value, secrets)
+    if isinstance(value, str) and str(key).lower() == "authorization":
+        masked = redact_text(value, secrets)
+        return masked if masked != value else MASK
+    return MASK
+
+
+def redact_headers(headers: Mapping[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
+    """Headers safe to log: secret headers masked, ``Authorization`` down to its signature."""
+    return {k: str(_redact_item(k, v, list(secrets))) for k, v in headers.items()}
+
+
+class Redactor:
+    """A structlog processor that masks secrets in every event, learning secrets as it goes.
+
+    Put it after ``format_exc_info`` (so tracebacks are text it can mask) and before the
+    renderer.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Mask ``secret`` wherever it appears from now on."""
+        if secret.strip():
+            self._secrets.add(secret.strip())
+
+    def text(self, text: str) -> str:
+        """``text`` with every known and every recognisable secret masked."""
+        return redact_text(text, self._secrets)
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        return {k: _redact_item(k, v, list(self._secrets)) for k, v in event_dict.items()}
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"
