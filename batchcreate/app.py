@@ -11,13 +11,14 @@ import dataclasses
 import os
 import signal
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import structlog
+from rich.console import Console
 
 from batchcreate.auth import Authenticator, NoAuth
 from batchcreate.authenticators import build_project_authenticators, resolve_plan_credentials
@@ -28,6 +29,8 @@ from batchcreate.credentials import FoundCredentials
 from batchcreate.lock import run_lock
 from batchcreate.logs import REDACTOR
 from batchcreate.plan import BatchPlan
+from batchcreate.preview import ProjectPreview, live_preview
+from batchcreate.progress import ProgressView, shown
 from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
 from batchcreate.record import ClusterRecord
 from batchcreate.report import Report, RunState, Summary, iso_utc, write_report
@@ -72,12 +75,12 @@ class Limiters:
         self._rate = rate
         self._clock = clock
         self._poll_patience = poll_patience
-        self._by_key: dict[str, RateLimiter] = {}
+        self.by_key: dict[str, AdaptiveLimiter] = {}
 
     def __call__(self, key: str) -> RateLimiter:
-        limiter = self._by_key.get(key)
+        limiter = self.by_key.get(key)
         if limiter is None:
-            limiter = self._by_key[key] = AdaptiveLimiter(
+            limiter = self.by_key[key] = AdaptiveLimiter(
                 self._rate, self._clock, poll_patience=self._poll_patience
             )
         return limiter
@@ -122,11 +125,14 @@ class BatchRun:
         self.extra_settings = extra_settings or {}
         self._redact = redact
         backoff = backoff or Backoff(plan.settings.retry)
+        # A poll waits at most one poll interval behind creates that came after it.
+        self.limiters = Limiters(
+            plan.settings.rate_limit, clock, poll_patience=plan.settings.poll.interval
+        )
         self.client = CceClient(
             transport,
             auth,
-            # A poll waits at most one poll interval behind creates that came after it.
-            Limiters(plan.settings.rate_limit, clock, poll_patience=plan.settings.poll.interval),
+            self.limiters,
             clock,
             backoff,
             call_budget=plan.settings.timeout,
@@ -257,6 +263,85 @@ class TlsOptions:
         }
 
 
+@dataclass
+class Connection:
+    """What a run talks through: the plan as it will be sent, the transport, credentials."""
+
+    plan: BatchPlan
+    transport: Transport
+    auth: Authenticator
+    extra_settings: dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    plan: BatchPlan,
+    *,
+    simulate: SimulateOptions | None,
+    auth_factory: Callable[[], Authenticator] | None,
+    clock: Clock,
+    tls: TlsOptions,
+    environ: Mapping[str, str],
+    home: Path | None,
+) -> AsyncIterator[Connection]:
+    """One session, credentials and (for ``--simulate``) the embedded simulator, for the
+    duration of the block.
+
+    Credentials come from ``auth_factory`` when given, else from each project's sources
+    (``batchcreate.credentials``), resolved before anything is sent (``CredentialsError``).
+    ``--simulate`` sends none: the embedded simulator checks none, and nothing may reach a
+    real IAM.
+    """
+    found: dict[str, FoundCredentials] = {}
+    if simulate is None and auth_factory is None:
+        found, warnings = resolve_plan_credentials(plan, environ=environ, home=home or Path.home())
+        for warning in warnings:
+            log.warning("credentials.warning", message=warning)
+    connector = aiohttp.TCPConnector(ssl=tls.ssl_setting())
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        transport = AiohttpTransport(session, timeout=plan.settings.request_timeout)
+        auth: Authenticator
+        if auth_factory is not None:
+            auth = auth_factory()
+        elif simulate is not None:
+            auth = NoAuth()
+        else:
+            auth = build_project_authenticators(
+                found,
+                {p.id: p.region for p in plan.projects},
+                clock=clock,
+                transport=transport,
+                environ=environ,
+                on_secret=REDACTOR.add,
+            )
+        extra: dict[str, Any] = {"tls": tls.to_report()}
+        if simulate is not None:
+            cce = FakeCce(
+                SimulatorConfig(
+                    job_duration=simulate.job_duration,
+                    fail_rate=simulate.fail_rate,
+                    seed=simulate.seed,
+                    faults=simulate.faults,
+                ),
+                clock=clock,
+            )
+            sim = await stack.enter_async_context(await start_simulator(cce))
+            plan = simulated_plan(plan, sim.url, simulate.time_scale)
+            extra |= {
+                "timeScale": simulate.time_scale,
+                "simulator": {
+                    "jobDuration": simulate.job_duration,
+                    "failRate": simulate.fail_rate,
+                    "seed": simulate.seed,
+                    "faults": format_fault_spec(simulate.faults),
+                },
+            }
+        yield Connection(plan, transport, auth, extra)
+
+
 async def run_batch(
     plan: BatchPlan,
     report_path: Path,
@@ -268,81 +353,45 @@ async def run_batch(
     tls: TlsOptions | None = None,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
+    progress: Console | None = None,
 ) -> RunResult:
     """Run ``plan`` for real (or against the embedded simulator) and write the report.
 
-    Credentials come from ``auth_factory`` when given, else from each project's sources
-    (``batchcreate.credentials``), resolved before anything is sent (``CredentialsError``).
-    ``--simulate`` runs send none: the embedded simulator checks none, and nothing may reach
-    a real IAM. Holds the report path's lock for the whole run (``LockedError`` if another
-    run has it), checkpoints the report while running, and stops gracefully on SIGINT and
-    SIGTERM.
+    Holds the report path's lock for the whole run (``LockedError`` if another run has it),
+    checkpoints the report while running, shows ``progress`` on that console if given, and
+    stops gracefully on SIGINT and SIGTERM.
     """
     clock = clock or SystemClock()
-    tls = tls or TlsOptions()
-    env = os.environ if environ is None else environ
-    found: dict[str, FoundCredentials] = {}
-    if simulate is None and auth_factory is None:
-        found, warnings = resolve_plan_credentials(plan, environ=env, home=home or Path.home())
-        for warning in warnings:
-            log.warning("credentials.warning", message=warning)
     with run_lock(report_path):
-        connector = aiohttp.TCPConnector(ssl=tls.ssl_setting())
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            contextlib.AsyncExitStack() as stack,
-        ):
-            transport = AiohttpTransport(session, timeout=plan.settings.request_timeout)
-            auth: Authenticator
-            if auth_factory is not None:
-                auth = auth_factory()
-            elif simulate is not None:
-                auth = NoAuth()
-            else:
-                auth = build_project_authenticators(
-                    found,
-                    {p.id: p.region for p in plan.projects},
-                    clock=clock,
-                    transport=transport,
-                    environ=env,
-                    on_secret=REDACTOR.add,
-                )
-            extra: dict[str, Any] = {"tls": tls.to_report()}
-            if simulate is not None:
-                cce = FakeCce(
-                    SimulatorConfig(
-                        job_duration=simulate.job_duration,
-                        fail_rate=simulate.fail_rate,
-                        seed=simulate.seed,
-                        faults=simulate.faults,
-                    ),
-                    clock=clock,
-                )
-                sim = await stack.enter_async_context(await start_simulator(cce))
-                plan = simulated_plan(plan, sim.url, simulate.time_scale)
-                extra |= {
-                    "timeScale": simulate.time_scale,
-                    "simulator": {
-                        "jobDuration": simulate.job_duration,
-                        "failRate": simulate.fail_rate,
-                        "seed": simulate.seed,
-                        "faults": format_fault_spec(simulate.faults),
-                    },
-                }
+        async with connected(
+            plan,
+            simulate=simulate,
+            auth_factory=auth_factory,
+            clock=clock,
+            tls=tls or TlsOptions(),
+            environ=os.environ if environ is None else environ,
+            home=home,
+        ) as link:
             run = BatchRun(
-                plan,
-                transport,
-                auth,
+                link.plan,
+                link.transport,
+                link.auth,
                 clock,
                 simulated=simulate is not None,
                 report_path=report_path,
                 checkpoint_interval=checkpoint_interval,
-                extra_settings=extra,
+                extra_settings=link.extra_settings,
                 redact=REDACTOR.text,
             )
             remove_signals = _install_stop_signals(run)
+            view = (
+                None
+                if progress is None
+                else ProgressView(run.runner.records, run.limiters.by_key, clock, progress)
+            )
             try:
-                result = await run.run()
+                async with shown(view):
+                    result = await run.run()
             finally:
                 remove_signals()
         try:
@@ -352,3 +401,34 @@ async def run_batch(
             # them.
             result.report_error = f"{exc.strerror or exc}"
     return result
+
+
+async def preview_batch(
+    plan: BatchPlan,
+    *,
+    simulate: SimulateOptions | None = None,
+    tls: TlsOptions | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> list[ProjectPreview]:
+    """``run --dry-run``: one list call per project, never a create."""
+    clock = SystemClock()
+    async with connected(
+        plan,
+        simulate=simulate,
+        auth_factory=None,
+        clock=clock,
+        tls=tls or TlsOptions(),
+        environ=os.environ if environ is None else environ,
+        home=home,
+    ) as link:
+        limiters = Limiters(link.plan.settings.rate_limit, clock)
+        client = CceClient(
+            link.transport,
+            link.auth,
+            limiters,
+            clock,
+            Backoff(link.plan.settings.retry),
+            call_budget=link.plan.settings.request_timeout * link.plan.settings.retry.attempts,
+        )
+        return await live_preview(link.plan, client)

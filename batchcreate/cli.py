@@ -16,20 +16,34 @@ import os
 import re
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from batchcreate import __version__
-from batchcreate.app import DEFAULT_TIME_SCALE, SimulateOptions, TlsOptions, run_batch
+from batchcreate.app import (
+    DEFAULT_TIME_SCALE,
+    SimulateOptions,
+    TlsOptions,
+    preview_batch,
+    run_batch,
+)
 from batchcreate.durations import parse_duration
 from batchcreate.errors import BatchcreateError, CredentialsError, ManifestError, Problem
+from batchcreate.junit import render_junit, write_junit
 from batchcreate.lock import LockedError
 from batchcreate.logs import LEVELS, configure_logging
 from batchcreate.manifest import load_manifest
+from batchcreate.metrics import DURATION_BUCKETS, write_run_metrics
 from batchcreate.plan import BatchPlan
+from batchcreate.preview import ProjectPreview, offline_preview, preview_json, render_preview
+from batchcreate.progress import summary_table
 from batchcreate.render import render_plan, render_problems, render_summary
+from batchcreate.report import Report
 from batchcreate.settings import PollSettings, RetrySettings, Settings
 from batchcreate.simulator.faults import FaultConfig, parse_fault_spec
 
@@ -91,6 +105,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "json", "console"),
         default="auto",
         help="json lines or console text on stderr; auto: console on a terminal, else json",
+    )
+    parser.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="append the log to PATH instead of stderr (json unless --log-format console)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
@@ -183,6 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the report (default: ./<batch name>-report.json)",
     )
     run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show, per project, what would be created and what already exists (one list "
+        "call per project, no create); with --json as JSON",
+    )
+    run.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+    run.add_argument(
+        "--metrics-file",
+        type=Path,
+        metavar="PATH",
+        help="write Prometheus text metrics (node-exporter textfile collector; name it *.prom)",
+    )
+    run.add_argument(
+        "--junit", type=Path, metavar="PATH", help="write one JUnit test case per cluster"
+    )
+    run.add_argument(
+        "--no-progress", action="store_true", help="draw no live progress view on a terminal"
+    )
+    run.add_argument(
         "--ca-bundle",
         type=Path,
         metavar="PATH",
@@ -241,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("manifest", type=Path)
     validate.add_argument("--json", action="store_true", help="print the plan as JSON")
+    validate.add_argument(
+        "--plan",
+        action="store_true",
+        help="also show what already exists: with credentials, one list call per project "
+        "(no create); without, offline",
+    )
     _add_common(validate)
 
     simulate = commands.add_parser(
@@ -344,22 +388,33 @@ def _load(args: argparse.Namespace) -> BatchPlan:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     plan = _load(args)
+    if args.plan:
+        try:
+            previews = asyncio.run(preview_batch(plan))
+        except CredentialsError as exc:
+            print(
+                f"note: no credentials, so existing clusters are unknown ({exc})", file=sys.stderr
+            )
+            previews = offline_preview(plan)
+        _print_preview(plan, previews, as_json=args.json)
+        return EXIT_OK
     if args.json:
+        projects = [
+            {
+                "id": p.id,
+                "region": p.region,
+                "endpoint": p.endpoint,
+                "count": len(p.clusters),
+                "clusters": [c.name for c in p.clusters],
+            }
+            for p in plan.projects
+        ]
         print(
             json.dumps(
                 {
                     "batch": plan.name,
                     "settings": plan.settings.to_report(),
-                    "projects": [
-                        {
-                            "id": p.id,
-                            "region": p.region,
-                            "endpoint": p.endpoint,
-                            "count": len(p.clusters),
-                            "clusters": [c.name for c in p.clusters],
-                        }
-                        for p in plan.projects
-                    ],
+                    "projects": projects,
                     "total": plan.cluster_count,
                 },
                 indent=2,
@@ -369,6 +424,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(render_plan(plan))
         print("manifest is valid")
     return EXIT_OK
+
+
+def _print_preview(plan: BatchPlan, previews: list[ProjectPreview], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(preview_json(plan, previews), indent=2))
+    else:
+        print(render_preview(plan, previews))
 
 
 def _report_path(args: argparse.Namespace, plan: BatchPlan) -> Path:
@@ -386,7 +448,7 @@ def _report_path(args: argparse.Namespace, plan: BatchPlan) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     plan = _load(args)
-    path = _report_path(args, plan)
+    path = _report_path(args, plan) if not args.dry_run else Path("-")
     simulate = (
         SimulateOptions(
             job_duration=args.sim_job_duration,
@@ -407,8 +469,30 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     tls = TlsOptions(ca_bundle=args.ca_bundle, insecure=args.insecure)
-    result = asyncio.run(run_batch(plan, path, simulate=simulate, tls=tls))
-    print(render_summary(result.report, path))
+    if args.dry_run:
+        previews = asyncio.run(preview_batch(plan, simulate=simulate, tls=tls))
+        _print_preview(plan, previews, as_json=args.json)
+        return EXIT_OK
+    show_progress = sys.stderr.isatty() and not args.no_progress
+    progress = Console(stderr=True) if show_progress else None
+    result = asyncio.run(run_batch(plan, path, simulate=simulate, tls=tls, progress=progress))
+    if sys.stdout.isatty():
+        Console().print(summary_table(result.report))
+        print(f"report: {path}")
+    else:
+        print(render_summary(result.report, path))
+    code = result.exit_code
+    for flag, target, write in (
+        ("--metrics-file", args.metrics_file, _write_metrics),
+        ("--junit", args.junit, _write_junit),
+    ):
+        if target is None:
+            continue
+        try:
+            write(target, result.report)
+        except OSError as exc:
+            print(f"error: {flag}: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+            code = max(code, EXIT_FAILED)
     if result.report_error is not None:
         print(
             f"error: could not write the report to {path}: {result.report_error}; "
@@ -416,8 +500,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         print(result.report.model_dump_json(indent=2))
-        return max(result.exit_code, EXIT_FAILED)
-    return result.exit_code
+        return max(code, EXIT_FAILED)
+    return code
+
+
+def _write_metrics(path: Path, report: Report) -> None:
+    scale = report.settings.get("timeScale")
+    # Under --simulate, durations are compressed: so are the histogram's buckets.
+    factor = 1.0 if scale is None else float(scale)
+    write_run_metrics(path, report, now=time.time(), buckets=[b * factor for b in DURATION_BUCKETS])
+
+
+def _write_junit(path: Path, report: Report) -> None:
+    write_junit(path, render_junit(report))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -452,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level, args.log_format)
+    configure_logging(args.log_level, args.log_format, file=args.log_file)
     handlers = {"run": cmd_run, "validate": cmd_validate, "simulate": cmd_simulate}
     try:
         return handlers[args.command](args)

@@ -177,6 +177,15 @@ class CceClient:
                 self.stats.record(request.kind, error.code)
                 if isinstance(error, ThrottledError):
                     limiter.throttled(error.retry_after)
+                    log.info(
+                        "endpoint.throttled",
+                        endpoint=project.rate_key,
+                        kind=request.kind,
+                        retry_after=error.retry_after,
+                        error_code=error.error_code,
+                        rate=round(limiter.rate, 3),
+                        request_id=error.request_id,
+                    )
                     attempt -= 1
                     self._note_retry(request, project, attempt, 0.0, error)
                     continue  # the limiter holds the call back until the endpoint may resume

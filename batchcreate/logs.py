@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from typing import TextIO
 
 import structlog
+from rich.console import Console
 
 from batchcreate.redact import Redactor
 
@@ -18,15 +21,60 @@ REDACTOR = Redactor()
 LEVELS = ("debug", "info", "warning", "error")
 
 
-def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Send structured events at ``level`` or above to ``stream`` (stderr by default).
+class _Destination:
+    """Where log lines go: the real stream, or a live console's print while one is drawn,
+    so that logs and the progress view never tear each other."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.console: Console | None = None
+
+    def write(self, text: str) -> int:
+        if self.console is not None:
+            self.console.print(text.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.console is None:
+            self.stream.flush()
+
+
+_destination: _Destination | None = None
+
+
+@contextlib.contextmanager
+def route_through(console: Console) -> Iterator[None]:
+    """While the block runs, log lines meant for the terminal go through ``console``."""
+    target = _destination
+    if target is None or target.stream is not console.file:
+        yield
+        return
+    target.console = console
+    try:
+        yield
+    finally:
+        target.console = None
+
+
+def configure_logging(
+    level: str = "info",
+    fmt: str = "auto",
+    stream: TextIO | None = None,
+    file: str | None = None,
+) -> None:
+    """Send structured events at ``level`` or above to ``stream`` (stderr by default), or
+    appended to the file ``file``.
 
     ``fmt`` is ``json`` (one object per line), ``console``, or ``auto``: console on a
-    terminal, JSON otherwise (cron, log shippers).
+    terminal, JSON otherwise (cron, log shippers, files).
     """
-    out = stream or sys.stderr
+    global _destination
+    out: TextIO = open(file, "a", encoding="utf-8") if file else (stream or sys.stderr)  # noqa: SIM115 - lives as long as the process logs
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
+    _destination = _Destination(out)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -42,6 +90,6 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=_destination),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
