@@ -7,12 +7,10 @@ problem at once, each located (``projects[1].clusters[3] (team-b-db): spec...``)
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -26,16 +24,30 @@ from pydantic import (
 
 from batchcreate.credentials import (
     CredentialsEntry,
+    ProfileEntry,
     literal_secret_problems,
     parse_credentials_entry,
 )
+from batchcreate.documents import parse_document, read_manifest_text
 from batchcreate.durations import parse_duration
 from batchcreate.endpoints import REGION_PATTERN, cce_endpoint, check_endpoint
 from batchcreate.errors import ManifestError, Problem
+from batchcreate.includes import Source, gather_sources
 from batchcreate.plan import BatchPlan, ClusterPlan, ProjectPlan
 from batchcreate.problems import problems_from
 from batchcreate.settings import PollSettings, RetrySettings, Settings
+from batchcreate.templates import collapse_repeats, expand_clusters
 from batchcreate.validation import validate_clusters
+
+__all__ = [
+    "ManifestDoc",
+    "ProjectDoc",
+    "build_plan",
+    "deep_merge",
+    "load_manifest",
+    "parse_document",
+    "read_manifest_text",
+]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -137,7 +149,10 @@ class ManifestDoc(_Doc):
     name: StrictStr | None = Field(default=None, min_length=1)
     settings: SettingsDoc = Field(default_factory=SettingsDoc)
     defaults: dict[str, Any] = Field(default_factory=dict)
-    projects: list[ProjectDoc] = Field(min_length=1)
+    #: Files holding more projects: paths or globs, relative to this file (``includes.py``).
+    include: list[StrictStr] | StrictStr | None = None
+    #: At least one project, here or in the included files.
+    projects: list[ProjectDoc] = Field(default_factory=list)
 
 
 def _doc_keys(model: type[BaseModel]) -> list[str]:
@@ -158,92 +173,11 @@ def _known_doc_keys(loc: tuple[str | int, ...]) -> list[str]:
     return _doc_keys(model) if model else []
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a key given twice in one mapping is an error."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, yaml.Node] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                first = seen[key].start_mark.line + 1
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"key {key!r} on line {line} repeats the one on line {first}",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
-
-
-def parse_document(text: str, source: str) -> Any:
-    """Parse manifest text as JSON or YAML, chosen by its content; raise located problems.
-
-    Text that opens with ``{`` or ``[`` is JSON, and a JSON syntax error is reported as one,
-    unless the file is named ``.yaml``/``.yml`` and parses as YAML (a flow mapping).
-    """
-    stripped = text.lstrip("\ufeff \t\r\n")
-    if not stripped:
-        raise ManifestError([Problem(source, "the manifest is empty")])
-    if stripped[0] in "{[":
-        try:
-            return json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_unique_pairs)
-        except json.JSONDecodeError as exc:
-            if Path(source).suffix.lower() not in (".yaml", ".yml"):
-                raise ManifestError(
-                    [Problem(f"{source}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]
-                ) from None
-        except ValueError as exc:  # a repeated key, from _unique_pairs
-            raise ManifestError([Problem(source, f"invalid JSON: {exc}")]) from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no object tags
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        what = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = f"{context}: {what}" if context and "repeats" not in str(what) else what
-        raise ManifestError([Problem(where, f"invalid YAML: {detail}")]) from None
-    if data is None:
-        raise ManifestError([Problem(source, "the manifest is empty (only comments)")])
-    return data
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object, except that a key given twice is an error, as in YAML."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"key {key!r} is given twice in one object")
-        out[key] = value
-    return out
-
-
-def read_manifest_text(path: Path) -> str:
-    """The manifest's text; unreadable or undecodable files raise a located problem."""
-    try:
-        return path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ManifestError([Problem(str(path), "no such file")]) from None
-    except IsADirectoryError:
-        raise ManifestError([Problem(str(path), "is a directory, not a manifest file")]) from None
-    except PermissionError:
-        raise ManifestError([Problem(str(path), "permission denied")]) from None
-    except UnicodeDecodeError as exc:
-        raise ManifestError(
-            [Problem(str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8")]
-        ) from None
-    except OSError as exc:
-        raise ManifestError([Problem(str(path), f"cannot read: {exc.strerror}")]) from None
-
-
 def load_manifest(path: str | Path) -> BatchPlan:
     """Read, parse and validate the manifest at ``path``."""
     path = Path(path)
     data = parse_document(read_manifest_text(path), str(path))
-    plan = build_plan(data, default_name=path.stem)
+    plan = build_plan(data, default_name=path.stem, source=path)
     return dataclasses.replace(plan, source_dir=path.resolve().parent)
 
 
@@ -305,8 +239,12 @@ def _names(prefix: str) -> tuple[str, ...]:
     return tuple(part.split("[")[0] for part in prefix.split(".") if part)
 
 
-def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
-    """Validate a parsed manifest and turn it into a plan, or raise every problem at once."""
+def build_plan(data: Any, *, default_name: str = "batch", source: Path | None = None) -> BatchPlan:
+    """Validate a parsed manifest and turn it into a plan, or raise every problem at once.
+
+    ``source`` is the manifest's path: its ``include`` paths are relative to it (without it,
+    to the working directory).
+    """
     if not isinstance(data, Mapping):
         raise ManifestError(
             [
@@ -318,7 +256,7 @@ def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
     problems: list[Problem] = []
     top = _section(
         ManifestDoc,
-        {**data, "settings": {}, "projects": [{"id": "-"}], "defaults": {}},
+        {**data, "settings": {}, "projects": [{"id": "-"}], "defaults": {}, "include": None},
         "",
         problems,
     )
@@ -333,60 +271,27 @@ def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
     if not isinstance(defaults, Mapping):
         problems.append(Problem("defaults", "must be a mapping laid under every cluster"))
         defaults = {}
-    raw_projects = data.get("projects")
-    if not isinstance(raw_projects, list) or not raw_projects:
-        problems.append(Problem("projects", "must be a non-empty list of projects"))
-        raw_projects = []
-
-    projects: list[ProjectPlan] = []
-    seen_projects: dict[tuple[str, str], int] = {}
-    for p_index, raw_project in enumerate(raw_projects):
-        where = f"projects[{p_index}]"
-        project = _section(ProjectDoc, raw_project, where, problems)
-        if project is None:
-            continue
-        if project.endpoint is None and project.region is None:
-            problems.append(Problem(where, "needs a region (or an explicit endpoint)"))
-            continue
-        endpoint = project.endpoint or cce_endpoint(project.region or "")
-        key = (project.id, endpoint)
-        if key in seen_projects:
-            problems.append(
-                Problem(
-                    f"{where}.id",
-                    f"project {project.id} at {endpoint} is already listed as "
-                    f"projects[{seen_projects[key]}]; merge their clusters into one entry",
-                )
-            )
-            continue
-        seen_projects[key] = p_index
-        credentials: CredentialsEntry | None = None
-        if project.credentials is not None:
-            try:
-                credentials = parse_credentials_entry(project.credentials, f"{where}.credentials")
-            except ManifestError as exc:
-                problems.extend(exc.problems)
-        bodies = []
-        for c_index, cluster in enumerate(project.clusters):
-            merged = deep_merge(deep_merge(defaults, project.defaults), cluster)
-            merged.setdefault("kind", "Cluster")
-            merged.setdefault("apiVersion", "v3")
-            bodies.append((f"{where}.clusters[{c_index}]", merged, cluster))
-        found, plans = validate_clusters(
-            bodies, layers=[("defaults", defaults), (f"{where}.defaults", project.defaults)]
+    root = Source(
+        label="",
+        directory=source.parent if source else None,
+        layers=(("defaults", defaults),),
+        projects=tuple(_top_projects(data, problems)),
+    )
+    before = len(problems)
+    sources = [root, *gather_sources(data, root, source, problems)]
+    if "include" in data and len(problems) == before and not any(s.projects for s in sources):
+        problems.append(
+            Problem("projects", "neither the manifest nor the files it includes list a project")
         )
-        problems.extend(found)
-        projects.append(
-            ProjectPlan(
-                id=project.id,
-                region=project.region,
-                endpoint=endpoint,
-                clusters=tuple(ClusterPlan(name=n, body=b, location=loc) for loc, n, b in plans),
-                location=where,
-                credentials=credentials,
-            )
-        )
-    problems[:0] = validate_clusters([], layers=[("defaults", defaults)])[0]
+    seen_projects: dict[tuple[str, str], str] = {}
+    projects = [
+        plan
+        for s in sources
+        for p_index, raw_project in enumerate(s.projects)
+        if (plan := _plan_project(s, p_index, raw_project, seen_projects, problems)) is not None
+    ]
+    # Each file's own defaults are checked once, first, even when no cluster uses them.
+    problems[:0] = [p for s in sources for p in validate_clusters([], layers=s.layers[-1:])[0]]
     # A secret written anywhere in the manifest is refused, wherever it is.
     problems.extend(literal_secret_problems(data))
     if settings_doc is not None:
@@ -396,6 +301,96 @@ def build_plan(data: Any, *, default_name: str = "batch") -> BatchPlan:
     if problems or top is None or settings_doc is None:
         raise ManifestError(problems)
     return BatchPlan(name=top.name or default_name, settings=settings, projects=tuple(projects))
+
+
+def _top_projects(data: Mapping[str, Any], problems: list[Problem]) -> list[Any]:
+    """The top manifest's own project entries: required, unless it includes files."""
+    raw = data.get("projects")
+    if "include" in data:
+        if raw is None or isinstance(raw, list):
+            return raw or []
+        problems.append(Problem("projects", "must be a list of projects"))
+        return []
+    if not isinstance(raw, list) or not raw:
+        problems.append(Problem("projects", "must be a non-empty list of projects"))
+        return []
+    return raw
+
+
+def _plan_project(
+    source: Source,
+    p_index: int,
+    raw_project: Any,
+    seen: dict[tuple[str, str], str],
+    problems: list[Problem],
+) -> ProjectPlan | None:
+    """One project entry of ``source`` as a plan; its problems go to ``problems``."""
+    where = f"projects[{p_index}]"
+    local: list[Problem] = []
+    try:
+        project = _section(ProjectDoc, raw_project, where, local)
+        if project is None:
+            return None
+        if project.endpoint is None and project.region is None:
+            local.append(Problem(where, "needs a region (or an explicit endpoint)"))
+            return None
+        endpoint = project.endpoint or cce_endpoint(project.region or "")
+        key = (project.id, endpoint)
+        if key in seen:
+            local.append(
+                Problem(
+                    f"{where}.id",
+                    f"project {project.id} at {endpoint} is already listed as "
+                    f"{seen[key]}; merge their clusters into one entry",
+                )
+            )
+            return None
+        seen[key] = source.locate(where)
+        credentials: CredentialsEntry | None = None
+        if project.credentials is not None:
+            try:
+                credentials = _anchored(
+                    parse_credentials_entry(project.credentials, f"{where}.credentials"), source
+                )
+            except ManifestError as exc:
+                local.extend(exc.problems)
+    finally:
+        problems.extend(source.relabel(local))
+
+    shown = source.locate(where)
+    expansion = expand_clusters(project.clusters, shown)
+    problems.extend(expansion.problems)
+    base: dict[str, Any] = {}
+    for _, layer in source.layers:
+        base = deep_merge(base, layer)
+    base = deep_merge(base, project.defaults)
+    bodies = []
+    for entry in expansion.entries:
+        merged = deep_merge(base, entry.body)
+        merged.setdefault("kind", "Cluster")
+        merged.setdefault("apiVersion", "v3")
+        bodies.append((entry.location, merged, entry.body))
+    found, plans = validate_clusters(
+        bodies, layers=[*source.layers, (source.locate(f"{where}.defaults"), project.defaults)]
+    )
+    problems.extend(collapse_repeats(found, expansion))
+    return ProjectPlan(
+        id=project.id,
+        region=project.region,
+        endpoint=endpoint,
+        clusters=tuple(ClusterPlan(name=n, body=b, location=loc) for loc, n, b in plans),
+        location=shown,
+        credentials=credentials,
+    )
+
+
+def _anchored(entry: CredentialsEntry, source: Source) -> CredentialsEntry:
+    """A relative profile path of an included file, made relative to that file's directory."""
+    if not (isinstance(entry, ProfileEntry) and source.label and source.directory):
+        return entry
+    if entry.path.startswith("~") or Path(entry.path).is_absolute():
+        return entry
+    return dataclasses.replace(entry, path=str(source.directory.absolute() / entry.path))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
