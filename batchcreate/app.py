@@ -354,6 +354,7 @@ async def run_batch(
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
     progress: Console | None = None,
+    extra_settings: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run ``plan`` for real (or against the embedded simulator) and write the report.
 
@@ -380,7 +381,7 @@ async def run_batch(
                 simulated=simulate is not None,
                 report_path=report_path,
                 checkpoint_interval=checkpoint_interval,
-                extra_settings=link.extra_settings,
+                extra_settings=link.extra_settings | (extra_settings or {}),
                 redact=REDACTOR.text,
             )
             remove_signals = _install_stop_signals(run)

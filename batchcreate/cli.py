@@ -38,13 +38,16 @@ from batchcreate.junit import render_junit, write_junit
 from batchcreate.lock import LockedError
 from batchcreate.logs import LEVELS, configure_logging
 from batchcreate.manifest import load_manifest
+from batchcreate.merge import ReportError, load_report, merge_reports
 from batchcreate.metrics import DURATION_BUCKETS, write_run_metrics
 from batchcreate.plan import BatchPlan
 from batchcreate.preview import ProjectPreview, offline_preview, preview_json, render_preview
 from batchcreate.progress import summary_table
 from batchcreate.render import render_plan, render_problems, render_summary
-from batchcreate.report import Report
+from batchcreate.report import Report, write_report
+from batchcreate.schemas import SCHEMAS, render_schema
 from batchcreate.settings import PollSettings, RetrySettings, Settings
+from batchcreate.shard import Shard, parse_shard, select
 from batchcreate.simulator.faults import FaultConfig, parse_fault_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS = 0, 1, 2, 3
@@ -84,6 +87,13 @@ def _positive(kind: type[int] | type[float]) -> Any:
 def _faults(text: str) -> FaultConfig:
     try:
         return parse_fault_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -231,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not verify TLS certificates (dangerous; recorded in the report)",
     )
+    run.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run only shard I of N (I from 0, as a Kubernetes Indexed Job's "
+        "JOB_COMPLETION_INDEX): a stable, disjoint part of the projects",
+    )
     _add_settings_flags(run)
     sim = run.add_argument_group("embedded simulator")
     sim.add_argument(
@@ -286,6 +303,34 @@ def build_parser() -> argparse.ArgumentParser:
         "(no create); without, offline",
     )
     _add_common(validate)
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of manifests or reports",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  batchcreate schema manifest > manifest.schema.json\n"
+        "  batchcreate schema report\n",
+    )
+    schema.add_argument("name", choices=sorted(SCHEMAS), help="which schema")
+    _add_common(schema)
+
+    report = commands.add_parser(
+        "report",
+        help="work with reports: merge shard reports into one",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  batchcreate report merge shard-0.json shard-1.json -o fleet.json\n\n"
+        "exit codes: 0 merged; 2 a report is unreadable, invalid or from another batch\n",
+    )
+    report_commands = report.add_subparsers(dest="report_command", required=True, metavar="ACTION")
+    merge = report_commands.add_parser(
+        "merge",
+        help="combine shard reports into one report with a summary over all",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  batchcreate report merge shard-*.json -o fleet.json\n",
+    )
+    merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
+    merge.add_argument("-o", "--output", type=Path, required=True, metavar="PATH")
+    _add_common(merge)
 
     simulate = commands.add_parser(
         "simulate",
@@ -377,6 +422,8 @@ def apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def _load(args: argparse.Namespace) -> BatchPlan:
     plan = load_manifest(args.manifest)
+    if getattr(args, "shard", None) is not None:
+        plan = select(plan, args.shard)
     settings = apply_flags(plan.settings, args)
     problems = [Problem(f"--{k.replace('.', '-')}", m) for k, m in settings.problems()]
     if getattr(args, "poll_backoff", None) is not None and args.poll_backoff < 1:
@@ -435,6 +482,9 @@ def _print_preview(plan: BatchPlan, previews: list[ProjectPreview], *, as_json: 
 
 def _report_path(args: argparse.Namespace, plan: BatchPlan) -> Path:
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "-", plan.name).strip("-.") or "batch"
+    shard = getattr(args, "shard", None)
+    if shard is not None:  # shards in one directory must not share a report (or its lock)
+        safe_name += f"-shard-{shard.index}-of-{shard.count}"
     path: Path = args.report or Path(f"{safe_name}-report.json")
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -475,7 +525,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     show_progress = sys.stderr.isatty() and not args.no_progress
     progress = Console(stderr=True) if show_progress else None
-    result = asyncio.run(run_batch(plan, path, simulate=simulate, tls=tls, progress=progress))
+    extra = {"shard": args.shard.to_report()} if args.shard is not None else None
+    result = asyncio.run(
+        run_batch(plan, path, simulate=simulate, tls=tls, progress=progress, extra_settings=extra)
+    )
     if sys.stdout.isatty():
         Console().print(summary_table(result.report))
         print(f"report: {path}")
@@ -515,6 +568,26 @@ def _write_junit(path: Path, report: Report) -> None:
     write_junit(path, render_junit(report))
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(render_schema(args.name), end="")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    try:
+        reports = [load_report(path) for path in args.reports]
+        merged = merge_reports(reports, names=[str(path) for path in args.reports])
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    missing = merged.settings.get("shards", {}).get("missing") or []
+    if missing:
+        print(f"warning: no report for shards {missing}", file=sys.stderr)
+    write_report(merged, args.output)
+    print(render_summary(merged, args.output))
+    return EXIT_OK
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from batchcreate.simulator.cli import serve
 
@@ -548,7 +621,13 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level, args.log_format, file=args.log_file)
-    handlers = {"run": cmd_run, "validate": cmd_validate, "simulate": cmd_simulate}
+    handlers = {
+        "run": cmd_run,
+        "validate": cmd_validate,
+        "simulate": cmd_simulate,
+        "schema": cmd_schema,
+        "report": cmd_report,
+    }
     try:
         return handlers[args.command](args)
     except ManifestError as exc:

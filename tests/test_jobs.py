@@ -16,8 +16,8 @@ from batchcreate.manifest import load_manifest
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "jobs"
 K8S = JOBS / "k8s"
-#: Flags the examples use that the command does not have yet; their values are checked by hand.
-PENDING_FLAGS = ("--shard",)
+#: What Kubernetes puts in place of ``$(JOB_COMPLETION_INDEX)``, for parsing pod 0's command.
+POD_INDEX = "0"
 
 
 def documents(path: Path) -> list[dict[str, Any]]:
@@ -32,17 +32,10 @@ def only(path: Path, kind: str) -> dict[str, Any]:
 
 
 def parse_run(args: list[str]) -> argparse.Namespace:
-    """``args`` parsed by batchcreate's own parser, minus the pending flags and their values."""
-    kept: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in PENDING_FLAGS:
-            skip = True
-        else:
-            kept.append(arg)
-    return build_parser().parse_args(kept)
+    """``args`` parsed by batchcreate's own parser, as pod 0 of an Indexed Job would run them."""
+    return build_parser().parse_args(
+        [a.replace("$(JOB_COMPLETION_INDEX)", POD_INDEX) for a in args]
+    )
 
 
 def container(pod_spec: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +148,8 @@ def test_the_indexed_job_gives_each_pod_one_shard() -> None:
     args = parse_run(raw)
     assert args.command == "run"
     assert args.manifest == Path("/jobs/fleet.yaml")
-    assert args.report == Path("/reports/shard-$(JOB_COMPLETION_INDEX).json")
+    assert args.report == Path("/reports/shard-0.json")
+    assert (args.shard.index, args.shard.count) == (0, count)
 
 
 def test_the_example_manifest_in_the_configmap_is_valid(tmp_path: Path) -> None:
