@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import logging
+import subprocess
+import sys
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +18,7 @@ import structlog
 
 from batchcreate.clock import SystemClock
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
-from batchcreate.simulator.server import RunningSimulator, start_simulator
+from batchcreate.simulator.server import LEDGER_PATH, RunningSimulator, start_simulator
 
 BASE_DEFAULTS: dict[str, Any] = {
     "spec": {
@@ -74,3 +80,33 @@ async def sim(sim_config: SimulatorConfig) -> AsyncIterator[RunningSimulator]:
         yield running
     finally:
         await running.stop()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def simulator_process(*args: str) -> Iterator[str]:
+    """``batchcreate simulate`` as its own process on a free loopback port; yields its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchcreate", "simulate", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # blocks until the server listens
+        assert first.startswith("simulator listening on http://127.0.0.1:"), first
+        yield first.split()[-1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def read_ledger(url: str) -> dict[str, Any]:
+    """The simulator's ground truth, from its admin path."""
+    with urllib.request.urlopen(url + LEDGER_PATH, timeout=10) as answer:
+        data: dict[str, Any] = json.load(answer)
+    return data

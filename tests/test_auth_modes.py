@@ -22,7 +22,7 @@ from batchcreate.report import Outcome
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
 from batchcreate.simulator.gatekeeper import AuthConfig
 from batchcreate.simulator.server import RunningSimulator, start_simulator
-from tests.conftest import manifest_dict
+from tests.conftest import manifest_dict, simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 AK, SK = "AKSENTINEL0001", "SK-SENTINEL-secret-0001"
@@ -258,27 +258,7 @@ def test_the_cli_leaks_nothing_on_stdout_or_stderr(tmp_path: Path) -> None:
     """A run with sentinel credentials from the environment, at debug level, rejected by the
     service: its output and report hold no secret."""
     manifest = manifest_dict({"proj-auth": ["auth-00", "auth-01"]}, settings=FAST)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchcreate",
-            "simulate",
-            "--port",
-            "0",
-            "--ak",
-            AK,
-            "--sk",
-            "not-the-sentinel",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split()[-1]
+    with simulator_process("--ak", AK, "--sk", "not-the-sentinel") as url:
         manifest["projects"][0]["endpoint"] = url
         path = tmp_path / "m.yaml"
         path.write_text(yaml.safe_dump(manifest))
@@ -310,9 +290,6 @@ def test_the_cli_leaks_nothing_on_stdout_or_stderr(tmp_path: Path) -> None:
             env=env,
             timeout=120,
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     assert done.returncode == 3
     assert "APIGW.0301" in report.read_text()
     for secret in SENTINELS:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import manifest_dict
+from tests.conftest import manifest_dict, simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "jobs" / "demo.yaml"
@@ -206,42 +206,16 @@ def test_run_without_credentials_exits_3_and_says_what_was_tried(tmp_path: Path)
 
 
 @pytest.fixture
-def simulator_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``batchcreate simulate`` as its own process on a free loopback port, with a token."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchcreate",
-            "simulate",
-            "--port",
-            "0",
-            "--token",
-            "tok-123",
-            "--job-duration",
-            "0.3s",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()  # blocks until the server is listening
-    assert first.startswith("simulator listening on http://127.0.0.1:"), first
-    try:
-        yield first.split()[-1], proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def token_simulator() -> Iterator[str]:
+    """A simulator process that checks a token; yields its URL."""
+    with simulator_process("--token", "tok-123", "--job-duration", "0.3s") as url:
+        yield url
 
 
-def test_run_against_a_simulator_process_with_token(
-    simulator_process: tuple[str, subprocess.Popen[str]], tmp_path: Path
-) -> None:
+def test_run_against_a_simulator_process_with_token(token_simulator: str, tmp_path: Path) -> None:
     """A real run with BATCHCREATE_TOKEN against the simulate command: right token exit 0,
     wrong token exit 3 with a report of not_started clusters."""
-    url, _ = simulator_process
+    url = token_simulator
     path = write(
         tmp_path / "fleet.yaml",
         manifest_dict({"proj-a": ["alpha-01", "alpha-02"]}, settings=FAST, endpoint=url),

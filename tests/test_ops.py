@@ -19,7 +19,7 @@ from batchcreate.progress import render, snapshot
 from batchcreate.ratelimit import AdaptiveLimiter
 from batchcreate.record import ClusterRecord, Mark
 from batchcreate.report import Outcome
-from tests.conftest import manifest_dict
+from tests.conftest import manifest_dict, read_ledger, simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"timeout": "30m", "poll": {"initialDelay": "20s", "interval": "5s", "maxInterval": "10s"}}
@@ -150,16 +150,7 @@ def test_without_a_terminal_nothing_is_drawn_and_logs_go_to_the_log_file(tmp_pat
 def test_dry_run_lists_each_project_once_and_creates_nothing(tmp_path: Path) -> None:
     """run --dry-run against a simulator that already has one cluster: one list per
     project, no create, and the plan as JSON."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "batchcreate", "simulate", "--port", "0", "--token", "t0k"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split()[-1]
+    with simulator_process("--token", "t0k") as url:
         env = {k: v for k, v in os.environ.items() if k != "BATCHCREATE_TOKEN"}
         env["BATCHCREATE_TOKEN"] = "t0k"
         first = write(
@@ -211,13 +202,7 @@ def test_dry_run_lists_each_project_once_and_creates_nothing(tmp_path: Path) -> 
             env=env,
             timeout=120,
         )
-        import urllib.request
-
-        with urllib.request.urlopen(url + "/_simulator/ledger", timeout=10) as answer:
-            ledger = json.load(answer)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        ledger = read_ledger(url)
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
     by_project = {p["project"]: p for p in plan["projects"]}

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,46 +18,16 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import manifest_dict
+from tests.conftest import manifest_dict, read_ledger, simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def simulator() -> Iterator[str]:
-    """A simulator process with jobs long enough to interrupt, on a free loopback port."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchcreate",
-            "simulate",
-            "--port",
-            "0",
-            "--job-duration",
-            "2s",
-            "--seed",
-            "3",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()  # blocks until the server listens
-    assert first.startswith("simulator listening on http://127.0.0.1:"), first
-    try:
-        yield first.split()[-1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def ledger(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url + "/_simulator/ledger", timeout=10) as answer:
-        data: dict[str, Any] = json.load(answer)
-    return data
+    """A simulator process with jobs long enough to interrupt; yields its URL."""
+    with simulator_process("--job-duration", "2s", "--seed", "3") as url:
+        yield url
 
 
 def write_manifest(tmp_path: Path, url: str, count: int, per_project: int = 4) -> Path:
@@ -141,7 +110,7 @@ def test_a_signal_stops_creates_and_leaves_an_interrupted_report(
         assert cluster["jobId"], cluster
     unsent = [c for c in data["clusters"] if c["attempts"] == 0]
     assert {c["outcome"] for c in unsent} <= {"not_started"}
-    truth = ledger(simulator)
+    truth = read_ledger(simulator)
     assert sum(c["calls"] for c in truth["createCalls"]) == sum(c["attempts"] for c in sent)
 
 
@@ -179,7 +148,7 @@ def test_killed_runs_converge_on_rerun_without_duplicates(simulator: str, tmp_pa
     data = json.loads(report.read_text())
     assert data["state"] == "finished"
     assert {c["outcome"] for c in data["clusters"]} <= {"created", "existing"}
-    truth = ledger(simulator)
+    truth = read_ledger(simulator)
     created = {(c["project"], c["name"]): c["created"] for c in truth["createCalls"]}
     assert len(created) == 14
     assert set(created.values()) == {1}

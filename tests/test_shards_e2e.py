@@ -6,15 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import manifest_dict
+from tests.conftest import manifest_dict, read_ledger, simulator_process
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {
@@ -25,45 +23,12 @@ FAST = {
 }
 
 
-def start_simulator() -> tuple[str, subprocess.Popen[str]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchcreate",
-            "simulate",
-            "--port",
-            "0",
-            "--job-duration",
-            "0.5s",
-            "--token",
-            "shard-token",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    return proc.stdout.readline().split()[-1], proc
-
-
 @pytest.fixture
 def simulators() -> Iterator[list[str]]:
     """Two simulator processes: one for the shards, one for a single unsharded run."""
-    started = [start_simulator(), start_simulator()]
-    try:
-        yield [url for url, _ in started]
-    finally:
-        for _, proc in started:
-            proc.terminate()
-            proc.wait(timeout=10)
-
-
-def ledger(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url + "/_simulator/ledger", timeout=10) as answer:
-        data: dict[str, Any] = json.load(answer)
-    return data
+    args = ("--job-duration", "0.5s", "--token", "shard-token")
+    with simulator_process(*args) as sharded, simulator_process(*args) as single:
+        yield [sharded, single]
 
 
 def command(*args: str) -> list[str]:
@@ -152,7 +117,7 @@ def test_concurrent_shards_match_a_single_run_without_duplicates(
     outcome_of = {(c["project"], c["name"]): c["outcome"] for c in single_report["clusters"]}
     assert {(c["project"], c["name"]): c["outcome"] for c in fleet_report["clusters"]} == outcome_of
 
-    truth = ledger(sharded)
+    truth = read_ledger(sharded)
     assert len(truth["clusters"]) == 24
     assert {c["created"] for c in truth["createCalls"]} == {1}
 
