@@ -1,0 +1,1 @@
+"""Benchmarks of batchcreate; each module is runnable as a script (see its docstring)."""
