@@ -4,7 +4,7 @@ The public surface is re-exported here; everything else is an implementation det
 """
 
 from batchcreate.app import RunResult, SimulateOptions, execute, run_batch
-from batchcreate.auth import Authenticator, NoAuth, TokenAuth, credentials_from_env
+from batchcreate.auth import Authenticator, NoAuth, TokenAuth
 from batchcreate.client import CceClient
 from batchcreate.clock import Clock, SystemClock, VirtualClock
 from batchcreate.errors import (
@@ -77,7 +77,6 @@ __all__ = [
     "VirtualClock",
     "__version__",
     "build_plan",
-    "credentials_from_env",
     "execute",
     "load_manifest",
     "run_batch",

@@ -139,7 +139,7 @@ class BatchRun:
         )
         self.checkpoints = Checkpointer(self._checkpoint, clock, checkpoint_interval)
         self.runner = Runner(
-            plan, self.client, clock, backoff=backoff, on_terminal=lambda _: self.checkpoints.mark()
+            plan, self.client, clock, backoff=backoff, on_change=lambda _: self.checkpoints.mark()
         )
         self.stop_code: int | None = None
         self._started = (clock.time(), clock.monotonic())
@@ -225,17 +225,21 @@ def _install_stop_signals(run: BatchRun) -> Callable[[], None]:
             return
         run.stop(f"stopped by {name}", 128 + signum)
 
-    installed = []
+    installed: dict[int, Any] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
         try:
             loop.add_signal_handler(signum, on_signal, signum)
-            installed.append(signum)
+            installed[signum] = previous
         except (NotImplementedError, RuntimeError):  # not the main thread: tests
             pass
 
     def remove() -> None:
-        for signum in installed:
+        # Give the signals back to the handlers they had (the CLI's), not to the defaults:
+        # a SIGTERM while the final report is written must still end cleanly.
+        for signum, previous in installed.items():
             loop.remove_signal_handler(signum)
+            signal.signal(signum, previous)
 
     return remove
 
@@ -298,8 +302,9 @@ async def connected(
         for warning in warnings:
             log.warning("credentials.warning", message=warning)
     connector = aiohttp.TCPConnector(ssl=tls.ssl_setting())
+    # Honour HTTPS_PROXY/NO_PROXY against the cloud; a loopback simulator is reached directly.
     async with (
-        aiohttp.ClientSession(connector=connector) as session,
+        aiohttp.ClientSession(connector=connector, trust_env=simulate is None) as session,
         contextlib.AsyncExitStack() as stack,
     ):
         transport = AiohttpTransport(session, timeout=plan.settings.request_timeout)

@@ -1,4 +1,7 @@
-"""How calls prove who they are. A seam: token auth today, AK/SK signing plugs in here.
+"""How calls prove who they are: the ``Authenticator`` seam, and a fixed IAM token.
+
+AK/SK signing (``signing.AkSkAuth``) and IAM password tokens (``iam.IamTokenAuth``) are the
+other implementations; ``authenticators`` routes each project to its own.
 
 An ``Authenticator`` turns a request into an authenticated one just before it is sent
 (after the rate limiter, so a signature's timestamp is fresh). Nothing here logs or
@@ -7,14 +10,9 @@ prints a secret: ``repr`` masks it.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Protocol
 
-from batchcreate.errors import CredentialsError
 from batchcreate.wire import Request
-
-TOKEN_ENV = "BATCHCREATE_TOKEN"
 
 
 class Authenticator(Protocol):
@@ -64,15 +62,3 @@ class NoAuth:
 
     def __repr__(self) -> str:
         return "NoAuth()"
-
-
-def credentials_from_env(environ: Mapping[str, str] | None = None) -> Authenticator:
-    """The credentials the environment offers, or ``CredentialsError`` naming what was tried."""
-    env = os.environ if environ is None else environ
-    token = env.get(TOKEN_ENV, "").strip()
-    if token:
-        return TokenAuth(token)
-    raise CredentialsError(
-        f"no credentials: tried the environment variable {TOKEN_ENV} (unset or empty); "
-        f"set it to an IAM token, or rehearse without the cloud with --simulate"
-    )

@@ -12,15 +12,17 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import math
 import os
 import re
 import signal
+import ssl
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -50,6 +52,8 @@ from batchcreate.settings import PollSettings, RetrySettings, Settings
 from batchcreate.shard import Shard, parse_shard, select
 from batchcreate.simulator.faults import FaultConfig, parse_fault_spec
 
+T = TypeVar("T")
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS = 0, 1, 2, 3
 EXIT_LOCKED, EXIT_SIGINT, EXIT_SIGTERM = 75, 130, 143
 
@@ -71,14 +75,21 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive_duration(text: str) -> float:
+    seconds = _duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than 0, got {text!r}")
+    return seconds
+
+
 def _positive(kind: type[int] | type[float]) -> Any:
     def parse(text: str) -> int | float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {text}")
         return value
 
     return parse
@@ -146,7 +157,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--timeout",
-        type=_duration,
+        type=_positive_duration,
         metavar="DURATION",
         help="per cluster, submission to terminal phase (settings.timeout)",
     )
@@ -157,10 +168,16 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
         help="settings.poll.initialDelay",
     )
     group.add_argument(
-        "--poll-interval", type=_duration, metavar="DURATION", help="settings.poll.interval"
+        "--poll-interval",
+        type=_positive_duration,
+        metavar="DURATION",
+        help="settings.poll.interval",
     )
     group.add_argument(
-        "--poll-max-interval", type=_duration, metavar="DURATION", help="settings.poll.maxInterval"
+        "--poll-max-interval",
+        type=_positive_duration,
+        metavar="DURATION",
+        help="settings.poll.maxInterval",
     )
     group.add_argument(
         "--poll-backoff",
@@ -179,7 +196,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--request-timeout",
-        type=_duration,
+        type=_positive_duration,
         metavar="DURATION",
         help="settings.requestTimeout: the limit for one HTTP call (default 30s)",
     )
@@ -257,15 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--sim-job-duration",
-        type=_duration,
-        default=3.0,
+        type=_positive_duration,
         metavar="DURATION",
         help="how long a simulated creation job takes (default 3s)",
     )
     sim.add_argument(
         "--sim-fail-rate",
         type=_fraction,
-        default=0.0,
         metavar="FRACTION",
         help="fraction of simulated jobs that fail (default 0)",
     )
@@ -280,7 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--time-scale",
         type=_positive(float),
-        default=DEFAULT_TIME_SCALE,
         metavar="FACTOR",
         help="multiplies the poll schedule and the timeout to fit the simulator's short jobs "
         f"(default {DEFAULT_TIME_SCALE:g}: an initialDelay of 150s becomes 1.5s)",
@@ -421,7 +435,17 @@ def apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def _load(args: argparse.Namespace) -> BatchPlan:
-    plan = load_manifest(args.manifest)
+    try:
+        plan = load_manifest(args.manifest)
+    except RecursionError:
+        raise ManifestError(
+            [
+                Problem(
+                    str(args.manifest),
+                    "nests too deeply, or refers to itself through a YAML anchor (&a ... *a)",
+                )
+            ]
+        ) from None
     if getattr(args, "shard", None) is not None:
         plan = select(plan, args.shard)
     settings = apply_flags(plan.settings, args)
@@ -444,7 +468,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             )
             previews = offline_preview(plan)
         _print_preview(plan, previews, as_json=args.json)
-        return EXIT_OK
+        return _preview_code(previews)
     if args.json:
         projects = [
             {
@@ -473,11 +497,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _preview_code(previews: list[ProjectPreview]) -> int:
+    """3 when the service rejected the credentials, 1 when a project could not be listed."""
+    if any(p.rejected for p in previews):
+        return EXIT_CREDENTIALS
+    return EXIT_FAILED if any(p.error for p in previews) else EXIT_OK
+
+
 def _print_preview(plan: BatchPlan, previews: list[ProjectPreview], *, as_json: bool) -> None:
     if as_json:
         print(json.dumps(preview_json(plan, previews), indent=2))
     else:
         print(render_preview(plan, previews))
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
 
 
 def _report_path(args: argparse.Namespace, plan: BatchPlan) -> Path:
@@ -499,19 +534,41 @@ def _report_path(args: argparse.Namespace, plan: BatchPlan) -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     plan = _load(args)
     path = _report_path(args, plan) if not args.dry_run else Path("-")
+    sim_flags = {
+        "--sim-job-duration": args.sim_job_duration,
+        "--sim-fail-rate": args.sim_fail_rate,
+        "--sim-seed": args.sim_seed,
+        "--sim-faults": args.sim_faults,
+        "--time-scale": args.time_scale,
+    }
+    stray = [flag for flag, value in sim_flags.items() if value is not None]
+    if stray and not args.simulate:
+        # Forgetting --simulate while rehearsing must not reach the cloud.
+        raise ManifestError(
+            [
+                Problem(flag, "only with --simulate; without it the run goes to the cloud")
+                for flag in stray
+            ]
+        )
+    defaults = SimulateOptions()
     simulate = (
         SimulateOptions(
-            job_duration=args.sim_job_duration,
-            fail_rate=args.sim_fail_rate,
+            job_duration=_or(args.sim_job_duration, defaults.job_duration),
+            fail_rate=_or(args.sim_fail_rate, defaults.fail_rate),
             seed=args.sim_seed,
-            time_scale=args.time_scale,
+            time_scale=_or(args.time_scale, defaults.time_scale),
             faults=args.sim_faults or FaultConfig(),
         )
         if args.simulate
         else None
     )
-    if args.ca_bundle is not None and not args.ca_bundle.is_file():
-        raise ManifestError([Problem("--ca-bundle", f"{args.ca_bundle} is not a file")])
+    if args.ca_bundle is not None:
+        try:
+            TlsOptions(ca_bundle=args.ca_bundle).ssl_setting()
+        except (OSError, ssl.SSLError) as exc:
+            raise ManifestError(
+                [Problem("--ca-bundle", f"{args.ca_bundle} is not a readable CA bundle ({exc})")]
+            ) from None
     if args.insecure:
         print(
             "WARNING: --insecure: TLS certificates are NOT verified; anyone on the network "
@@ -522,7 +579,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         previews = asyncio.run(preview_batch(plan, simulate=simulate, tls=tls))
         _print_preview(plan, previews, as_json=args.json)
-        return EXIT_OK
+        return _preview_code(previews)
     show_progress = sys.stderr.isatty() and not args.no_progress
     progress = Console(stderr=True) if show_progress else None
     extra = {"shard": args.shard.to_report()} if args.shard is not None else None
@@ -561,7 +618,16 @@ def _write_metrics(path: Path, report: Report) -> None:
     scale = report.settings.get("timeScale")
     # Under --simulate, durations are compressed: so are the histogram's buckets.
     factor = 1.0 if scale is None else float(scale)
-    write_run_metrics(path, report, now=time.time(), buckets=[b * factor for b in DURATION_BUCKETS])
+    shard = report.settings.get("shard")
+    # Shards' files sit side by side in one textfile collector: their series must differ.
+    labels = {"shard": f"{shard['index']}/{shard['count']}"} if shard else None
+    write_run_metrics(
+        path,
+        report,
+        now=time.time(),
+        buckets=[b * factor for b in DURATION_BUCKETS],
+        labels=labels,
+    )
 
 
 def _write_junit(path: Path, report: Report) -> None:
@@ -583,7 +649,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     missing = merged.settings.get("shards", {}).get("missing") or []
     if missing:
         print(f"warning: no report for shards {missing}", file=sys.stderr)
-    write_report(merged, args.output)
+    try:
+        write_report(merged, args.output)
+    except OSError as exc:
+        print(f"error: -o: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(render_summary(merged, args.output))
     return EXIT_OK
 
@@ -620,7 +690,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.log_level, args.log_format, file=args.log_file)
+    try:
+        configure_logging(args.log_level, args.log_format, file=args.log_file)
+    except OSError as exc:
+        print(f"error: --log-file: cannot open {args.log_file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     handlers = {
         "run": cmd_run,
         "validate": cmd_validate,

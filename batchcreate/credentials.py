@@ -406,7 +406,13 @@ def _from_defaults(search: _Search) -> FoundCredentials | None:
     found = _token(search, TOKEN_ENV, "") or _key_pair(search, SDK_PREFIX, "")
     if found is not None:
         return found
-    profile = search.path(search.get(PROFILE_ENV) or DEFAULT_PROFILE)
+    from_env = search.get(PROFILE_ENV)
+    # A path from the environment is the shell's: relative to the working directory, as the
+    # SDK reads it; only manifest entries are relative to the manifest.
+    if from_env and not from_env.startswith("~"):
+        profile = Path(from_env)
+    else:
+        profile = search.path(from_env or DEFAULT_PROFILE)
     return _profile(search, profile, DEFAULT_SECTION, "")
 
 

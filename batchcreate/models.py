@@ -169,6 +169,11 @@ class ClusterList(WireModel):
     api_version: str | None = Field(default=None, alias="apiVersion")
     items: list[Cluster] = Field(default_factory=list)
 
+    @field_validator("items", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: object) -> object:
+        return [] if value is None else value  # an empty project may answer "items": null
+
 
 class JobSpec(WireModel):
     type: str | None = None

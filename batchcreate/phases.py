@@ -60,8 +60,3 @@ def cluster_phase_settled(phase: str | None) -> bool:
     following until the deadline.
     """
     return phase in CLUSTER_READY or phase in CLUSTER_BROKEN
-
-
-def job_phase_terminal(phase: str | None) -> bool:
-    """True when a job in ``phase`` has finished, successfully or not."""
-    return phase in JOB_TERMINAL

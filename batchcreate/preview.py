@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchcreate.client import CceClient
-from batchcreate.errors import ApiError
+from batchcreate.errors import ApiError, AuthenticationError
 from batchcreate.plan import BatchPlan, ProjectPlan
 from batchcreate.ratelimit import DeadlineExceeded
 
@@ -26,6 +26,8 @@ class ProjectPreview:
     #: False when the project was not listed (no credentials, or offline).
     listed: bool = False
     error: str | None = None
+    #: True when the service rejected the credentials (401).
+    rejected: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,7 +55,14 @@ async def _one(client: CceClient, project: ProjectPlan) -> ProjectPreview:
         items = await client.list_clusters(project)
     except (ApiError, DeadlineExceeded) as error:
         text = str(error) if isinstance(error, ApiError) else "no call slot in time"
-        return ProjectPreview(project.id, project.region, project.rate_key, names, error=text)
+        return ProjectPreview(
+            project.id,
+            project.region,
+            project.rate_key,
+            names,
+            error=text,
+            rejected=isinstance(error, AuthenticationError),
+        )
     found = {c.metadata.name: c.status.phase for c in items if c.metadata.name}
     return ProjectPreview(
         project.id,

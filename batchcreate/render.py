@@ -18,7 +18,8 @@ def render_problems(problems: Iterable[Problem], source: str) -> str:
     lines = []
     for problem in problems:
         where = problem.location
-        prefix = f"{source}: " if where and not where.startswith(source) else ""
+        own = where.startswith((source, "--"))  # already a path, or a flag, not a manifest place
+        prefix = f"{source}: " if where and not own else ""
         lines.append(f"error: {prefix}{problem}")
     return "\n".join(lines)
 

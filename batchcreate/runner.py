@@ -75,7 +75,8 @@ class _ProjectState:
 class Runner:
     """Runs one validated batch against the API behind ``client``.
 
-    ``on_terminal`` is called each time a cluster reaches its outcome (for checkpoints).
+    ``on_change`` is called each time a cluster is sent, accepted or reaches its outcome
+    (for checkpoints).
     ``stop()`` ends the run early: nothing more is sent, and every cluster not yet terminal
     is recorded as ``interrupted`` (it was sent) or ``not_started`` (it was not).
     """
@@ -87,7 +88,7 @@ class Runner:
         clock: Clock,
         *,
         backoff: Backoff | None = None,
-        on_terminal: Callable[[ClusterRecord], None] | None = None,
+        on_change: Callable[[ClusterRecord], None] | None = None,
     ) -> None:
         self.plan = plan
         self.client = client
@@ -98,15 +99,25 @@ class Runner:
             for project in plan.projects
             for cluster in project.clusters
         ]
-        self.auth_rejected = False
+        #: Projects (endpoint/id) whose credentials the service rejected: nothing more is sent
+        #: for them; other projects, which may use other credentials, go on.
+        self.rejected_projects: set[str] = set()
         self.stop_reason: str | None = None
         self._backoff = backoff or Backoff(self.settings.retry)
-        self._on_terminal = on_terminal
+        self._on_change = on_change
         self._schedule = PollSchedule(self.settings.poll)
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
         self._projects: dict[str, _ProjectState] = {}
         self._task: asyncio.Task[list[ClusterRecord]] | None = None
         self._log = log.bind(batch=plan.name)
+
+    @property
+    def auth_rejected(self) -> bool:
+        return bool(self.rejected_projects)
+
+    def _changed(self, record: ClusterRecord) -> None:
+        if self._on_change is not None:
+            self._on_change(record)
 
     def now(self) -> Mark:
         return Mark(self.clock.monotonic(), self.clock.time())
@@ -170,7 +181,7 @@ class Runner:
             await self._relist(project, state, since=-1)
         except (ApiError, DeadlineExceeded) as error:
             if isinstance(error, AuthenticationError):
-                self.auth_rejected = True
+                self.rejected_projects.add(self._key(project))
             text = str(error) if isinstance(error, ApiError) else "no call slot in time"
             plog.error("project.list_failed", error=text)
             for record in records:
@@ -260,12 +271,13 @@ class Runner:
             project=record.project.id,
             cluster=record.name,
             outcome=outcome.value,
+            job_id=record.job_id,
+            cluster_id=record.cluster_id,
             job_phase=record.job_phase,
             cluster_phase=record.cluster_phase,
             reason=record.reason,
         )
-        if self._on_terminal is not None:
-            self._on_terminal(record)
+        self._changed(record)
 
     def _adopt(self, record: ClusterRecord, cluster: Cluster, *, preexisting: bool) -> None:
         record.preexisting = preexisting
@@ -296,12 +308,13 @@ class Runner:
             if record.submitted is None:
                 record.submitted = self.now()
                 clog.debug("cluster.submitted")
+                self._changed(record)
             record.attempts += 1
 
         while True:
-            if self.auth_rejected:
+            if self._key(project) in self.rejected_projects:
                 # A rejected credential is not retried in a loop: the gateway locks keys after
-                # five failures. Nothing more is sent once one call was refused.
+                # five failures. Nothing more is sent for a project once one call was refused.
                 self._finish(record, Outcome.NOT_STARTED, "not sent: the credentials were rejected")
                 return
             try:
@@ -382,7 +395,7 @@ class Runner:
                 return
             except ApiError as error:
                 if isinstance(error, AuthenticationError):
-                    self.auth_rejected = True
+                    self.rejected_projects.add(self._key(project))
                 record.last_error = error
                 self._finish(
                     record, Outcome.REJECTED, f"{error.error_code or error.code}: {error.message}"
@@ -393,6 +406,7 @@ class Runner:
                 break
         record.accepted = self.now()
         clog.info("cluster.accepted", cluster_id=record.cluster_id, job_id=record.job_id)
+        self._changed(record)
         await self._follow(project, record, fresh=True)
 
     async def _pause_before_resend(self, record: ClusterRecord, error: ApiError) -> bool:
@@ -476,7 +490,11 @@ class Runner:
                 record.job_phase = job.status.phase
                 record.cluster_id = record.cluster_id or job.spec.cluster_uid
                 self._log.debug(
-                    "job.polled", project=project.id, cluster=record.name, phase=record.job_phase
+                    "job.polled",
+                    project=project.id,
+                    cluster=record.name,
+                    job_id=record.job_id,
+                    phase=record.job_phase,
                 )
                 if job.status.phase == JobPhase.SUCCESS:
                     return True

@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from batchcreate.auth import NoAuth, TokenAuth, credentials_from_env
+from batchcreate.auth import NoAuth, TokenAuth
 from batchcreate.clock import DeadlockError, VirtualClock
-from batchcreate.errors import CredentialsError
 from batchcreate.ratelimit import AdaptiveLimiter
 from batchcreate.wire import Request, show_job_request
 
@@ -62,43 +61,6 @@ def test_token_auth_rejects_an_empty_token(token: str) -> None:
     """An empty or white-space-only token is refused at construction."""
     with pytest.raises(ValueError, match="token is empty"):
         TokenAuth(token)
-
-
-def test_credentials_from_empty_env_name_the_variable() -> None:
-    """With nothing in the environment the error names BATCHCREATE_TOKEN and its code."""
-    with pytest.raises(CredentialsError) as caught:
-        credentials_from_env({})
-
-    assert "BATCHCREATE_TOKEN" in str(caught.value)
-    assert caught.value.code == "credentials.missing"
-
-
-@pytest.mark.parametrize("token", ["", "   ", " \t\n "])
-def test_credentials_from_env_reject_a_blank_token(token: str) -> None:
-    """A BATCHCREATE_TOKEN that is empty or only white space counts as missing."""
-    with pytest.raises(CredentialsError, match="BATCHCREATE_TOKEN"):
-        credentials_from_env({"BATCHCREATE_TOKEN": token})
-
-
-async def test_credentials_from_env_give_token_auth() -> None:
-    """A set BATCHCREATE_TOKEN gives a TokenAuth that sends the stripped token."""
-    auth = credentials_from_env({"BATCHCREATE_TOKEN": f" {SECRET} ", "OTHER": "x"})
-
-    assert isinstance(auth, TokenAuth)
-    signed = await auth.authenticate(_request(), "proj123")
-    assert signed.headers["X-Auth-Token"] == SECRET
-
-
-async def test_credentials_from_env_default_to_the_process_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Without an explicit mapping the process environment is read."""
-    monkeypatch.setenv("BATCHCREATE_TOKEN", "from-os-environ")
-
-    auth = credentials_from_env()
-
-    signed = await auth.authenticate(_request(), "proj123")
-    assert signed.headers["X-Auth-Token"] == "from-os-environ"
 
 
 async def test_no_auth_leaves_the_request_unchanged() -> None:

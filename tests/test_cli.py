@@ -124,9 +124,21 @@ def test_missing_manifest_exits_2() -> None:
 def test_bad_flags_exit_2() -> None:
     """Unknown subcommands and bad flag values are usage errors."""
     assert batchcreate("explode").returncode == 2
-    done = batchcreate("run", str(DEMO), "--rate-limit", "0")
+    for value in ("0", "nan", "inf"):
+        done = batchcreate("run", str(DEMO), "--rate-limit", value)
+        assert done.returncode == 2
+        assert "must be a finite number greater than 0" in done.stderr
+    done = batchcreate("run", str(DEMO), "--simulate", "--timeout", "0")
     assert done.returncode == 2
-    assert "must be greater than 0" in done.stderr
+    assert "must be longer than 0" in done.stderr
+    done = batchcreate("run", str(DEMO), "--sim-faults", "throttle=0.5", "--time-scale", "0.1")
+    assert done.returncode == 2
+    assert "error: --sim-faults: only with --simulate" in done.stderr
+    assert "error: --time-scale: only with --simulate" in done.stderr
+    done = batchcreate("run", str(DEMO), "--simulate", "--log-file", "/nonexistent/dir/x.log")
+    assert done.returncode == 2
+    assert "error: --log-file: cannot open /nonexistent/dir/x.log" in done.stderr
+    assert "Traceback" not in done.stderr
     done = batchcreate(
         "run", str(DEMO), "--simulate", "--poll-interval", "30s", "--poll-max-interval", "10s"
     )

@@ -141,6 +141,12 @@ def test_killed_runs_converge_on_rerun_without_duplicates(simulator: str, tmp_pa
         assert proc.returncode == -signal.SIGKILL
         checkpoint = json.loads(report.read_text())  # a kill -9 leaves a valid report
         assert len(checkpoint["clusters"]) == 14
+        assert checkpoint["state"] == "running"
+        # Sends and acceptances are checkpointed too: what was in flight says so.
+        in_flight = [c for c in checkpoint["clusters"] if c["outcome"] == "interrupted"]
+        assert in_flight
+        # Sent by this run, or found by it (a rerun follows what an earlier run created).
+        assert all(c["attempts"] >= 1 or c["clusterId"] for c in in_flight)
 
     final = start_run(manifest, report)
     final.communicate(timeout=120)

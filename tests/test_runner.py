@@ -450,6 +450,31 @@ async def test_a_401_on_create_stops_every_later_create() -> None:
     assert result.exit_code == 3
 
 
+async def test_one_projects_rejected_credentials_do_not_stop_another_project() -> None:
+    """Credentials differ per project: a 401 in one project stops only that project."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+
+    def reject_bad_project(request: Request, response: Response) -> Response:
+        if request.kind == "create" and "/projects/bad/" in request.url:
+            return Response(401, {}, b'{"error_code": "APIGW.0301", "error_msg": "expired"}')
+        return response
+
+    names = {"bad": [f"bad-{i:02d}" for i in range(3)], "good": [f"good-{i:02d}" for i in range(4)]}
+    result, transport = await run(
+        manifest_dict(names, settings={"maxInFlightPerProject": 1}),
+        cce,
+        clock,
+        hook=reject_bad_project,
+    )
+    by_name = {c.name: c.outcome for c in result.report.clusters}
+    assert [by_name[f"good-{i:02d}"] for i in range(4)] == [Outcome.CREATED] * 4
+    assert by_name["bad-00"] is Outcome.REJECTED
+    assert {by_name["bad-01"], by_name["bad-02"]} == {Outcome.NOT_STARTED}
+    assert sum("/projects/bad/" in url for _, kind, url in transport.log if kind == "create") == 1
+    assert result.exit_code == 1
+
+
 async def test_conflict_without_a_listed_cluster_is_failed_not_rejected() -> None:
     """A 409 whose name is not in the re-list (an alias clash, say) fails with an explanation."""
     clock = VirtualClock()

@@ -603,3 +603,12 @@ def test_request_is_a_frozen_value() -> None:
     with pytest.raises(AttributeError):
         request.url = "https://elsewhere"  # type: ignore[misc]
     assert request.url == f"{ENDPOINT}/x"
+
+
+def test_a_list_with_null_items_is_an_empty_list() -> None:
+    """An empty project may answer "items": null; that is no cluster, not an error."""
+    from batchcreate.models import ClusterList
+    from batchcreate.wire import Response, decode
+
+    listing = decode(Response(200, {}, b'{"kind": "Cluster", "items": null}'), ClusterList)
+    assert listing.items == []

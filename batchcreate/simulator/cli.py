@@ -16,8 +16,6 @@ from batchcreate.simulator.server import start_simulator
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    if bool(args.ak) != bool(args.sk) or bool(args.iam_user) != bool(args.iam_password):
-        raise SystemExit("error: --ak needs --sk, and --iam-user needs --iam-password")
     auth = AuthConfig(
         token=args.token,
         access_keys={args.ak: args.sk} if args.ak else {},
@@ -52,6 +50,9 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if bool(args.ak) != bool(args.sk) or bool(args.iam_user) != bool(args.iam_password):
+        print("error: --ak needs --sk, and --iam-user needs --iam-password", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args))
     except OSError as exc:
