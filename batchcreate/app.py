@@ -281,12 +281,12 @@ class Connection:
 async def connected(
     plan: BatchPlan,
     *,
-    simulate: SimulateOptions | None,
-    auth_factory: Callable[[], Authenticator] | None,
+    simulate: SimulateOptions | None = None,
+    auth_factory: Callable[[], Authenticator] | None = None,
     clock: Clock,
-    tls: TlsOptions,
-    environ: Mapping[str, str],
-    home: Path | None,
+    tls: TlsOptions | None = None,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
 ) -> AsyncIterator[Connection]:
     """One session, credentials and (for ``--simulate``) the embedded simulator, for the
     duration of the block.
@@ -296,6 +296,8 @@ async def connected(
     ``--simulate`` sends none: the embedded simulator checks none, and nothing may reach a
     real IAM.
     """
+    tls = tls or TlsOptions()
+    environ = os.environ if environ is None else environ
     found: dict[str, FoundCredentials] = {}
     if simulate is None and auth_factory is None:
         found, warnings = resolve_plan_credentials(plan, environ=environ, home=home or Path.home())
@@ -374,8 +376,8 @@ async def run_batch(
             simulate=simulate,
             auth_factory=auth_factory,
             clock=clock,
-            tls=tls or TlsOptions(),
-            environ=os.environ if environ is None else environ,
+            tls=tls,
+            environ=environ,
             home=home,
         ) as link:
             run = BatchRun(
@@ -422,10 +424,9 @@ async def preview_batch(
     async with connected(
         plan,
         simulate=simulate,
-        auth_factory=None,
         clock=clock,
-        tls=tls or TlsOptions(),
-        environ=os.environ if environ is None else environ,
+        tls=tls,
+        environ=environ,
         home=home,
     ) as link:
         limiters = Limiters(link.plan.settings.rate_limit, clock)
