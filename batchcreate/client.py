@@ -138,11 +138,18 @@ class CceClient:
         return await self._call(project, request, Cluster, (200,), Priority.POLL, deadline)
 
     async def list_clusters(
-        self, project: ProjectRef, *, deadline: float | None = None
+        self,
+        project: ProjectRef,
+        *,
+        priority: Priority = Priority.LIST,
+        deadline: float | None = None,
     ) -> list[Cluster]:
-        """Every cluster of the project: the API has no name filter and no pagination."""
+        """Every cluster of the project: the API has no name filter and no pagination.
+
+        A list that looks up names before creates goes first (``Priority.LIST``); one that
+        observes running jobs is a poll (``Priority.POLL``)."""
         request = list_clusters_request(project.endpoint, project.id)
-        listing = await self._call(project, request, ClusterList, (200,), Priority.LIST, deadline)
+        listing = await self._call(project, request, ClusterList, (200,), priority, deadline)
         return listing.items
 
     async def _call(

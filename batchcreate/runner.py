@@ -15,9 +15,8 @@ run's own lost create, and the cluster is followed as ``created``.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import structlog
 
@@ -35,13 +34,19 @@ from batchcreate.errors import (
     TransportError,
 )
 from batchcreate.models import Cluster
-from batchcreate.phases import CLUSTER_BROKEN, CLUSTER_READY, JobPhase, cluster_phase_settled
+from batchcreate.phases import (
+    CLUSTER_READY,
+    JOB_TERMINAL,
+    JobPhase,
+    cluster_phase_settled,
+)
 from batchcreate.plan import BatchPlan, ProjectPlan
-from batchcreate.polling import PollSchedule, bounded
-from batchcreate.ratelimit import DeadlineExceeded
+from batchcreate.polling import CompletionModel, job_check_age
+from batchcreate.ratelimit import DeadlineExceeded, Priority
 from batchcreate.record import ClusterRecord, Mark
 from batchcreate.report import Outcome
 from batchcreate.retry import Backoff
+from batchcreate.watch import ProjectWatch, tick
 
 log = structlog.get_logger("batchcreate.runner")
 
@@ -56,20 +61,6 @@ def cluster_reason(cluster: Cluster) -> str:
     parts = [p for p in (cluster.status.reason, cluster.status.message) if p]
     text = ": ".join(dict.fromkeys(parts))
     return text or f"cluster is {cluster.status.phase or 'in an unknown phase'}"
-
-
-#: Orders runner events: a list requested after an event reflects it (on a consistent server).
-_ticks = itertools.count()
-
-
-@dataclass
-class _ProjectState:
-    """A project's shared lookups: one re-list serves every cluster that needs one."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: The tick at which the list now held was requested; None before the first list.
-    listed_at: int | None = None
-    by_name: dict[str, Cluster] = field(default_factory=dict)
 
 
 class Runner:
@@ -105,9 +96,10 @@ class Runner:
         self.stop_reason: str | None = None
         self._backoff = backoff or Backoff(self.settings.retry)
         self._on_change = on_change
-        self._schedule = PollSchedule(self.settings.poll)
         self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
-        self._projects: dict[str, _ProjectState] = {}
+        #: How long creation jobs take, learned from this batch's ended jobs.
+        self.completions = CompletionModel(self.settings.poll)
+        self._watches: dict[str, ProjectWatch] = {}
         self._task: asyncio.Task[list[ClusterRecord]] | None = None
         self._log = log.bind(batch=plan.name)
 
@@ -176,9 +168,9 @@ class Runner:
 
     async def _run_project(self, project: ProjectPlan, records: list[ClusterRecord]) -> None:
         plog = self._log.bind(project=project.id, endpoint=project.rate_key)
-        state = self._projects.setdefault(self._key(project), _ProjectState())
+        watch = self._watch_of(project)
         try:
-            await self._relist(project, state, since=-1)
+            await watch.relist(since=-1)
         except (ApiError, DeadlineExceeded) as error:
             if isinstance(error, AuthenticationError):
                 self.rejected_projects.add(self._key(project))
@@ -188,54 +180,45 @@ class Runner:
                 record.last_error = error if isinstance(error, ApiError) else None
                 record.reason = f"could not list the project's clusters: {text}"
             return
-        plog.info("project.listed", existing=len(state.by_name), clusters=len(records))
+        plog.info("project.listed", existing=len(watch.by_name), clusters=len(records))
 
         slots = asyncio.Semaphore(self.settings.max_in_flight_per_project)
-        async with asyncio.TaskGroup() as group:
-            for record in records:
-                found = state.by_name.get(record.name)
-                if found is not None:
-                    self._adopt(record, found, preexisting=True)
-                    if cluster_phase_settled(found.status.phase):
-                        self._settle(record, found)
-                        continue
-                await slots.acquire()
-                await self._in_flight.acquire()
-                group.create_task(self._drive(project, record, slots))
+        async with asyncio.TaskGroup() as watching:
+            watching.create_task(watch.run())
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for record in records:
+                        found = watch.by_name.get(record.name)
+                        if found is not None:
+                            self._adopt(record, found, preexisting=True)
+                            if cluster_phase_settled(found.status.phase):
+                                self._settle(record, found)
+                                continue
+                        await slots.acquire()
+                        await self._in_flight.acquire()
+                        group.create_task(self._drive(project, record, slots))
+            finally:
+                watch.close()
 
     @staticmethod
     def _key(project: ProjectPlan) -> str:
         return project.rate_key + "/" + project.id
 
-    async def _relist(self, project: ProjectPlan, state: _ProjectState, since: int) -> None:
-        """Refresh the project's list unless one requested after tick ``since`` is at hand."""
-        async with state.lock:
-            if state.listed_at is not None and state.listed_at > since:
-                return
-            started = next(_ticks)
-            items = await self.client.list_clusters(project)
-            state.by_name = {c.metadata.name: c for c in items if c.metadata.name}
-            state.listed_at = started
+    def _watch_of(self, project: ProjectPlan) -> ProjectWatch:
+        key = self._key(project)
+        watch = self._watches.get(key)
+        if watch is None:
+            watch = self._watches[key] = ProjectWatch(
+                project, self.client, self.clock, self.completions, self._backoff
+            )
+        return watch
 
     async def _look_up(
         self, project: ProjectPlan, record: ClusterRecord, *, tries: int = 1
     ) -> tuple[bool, Cluster | None]:
         """(whether the project could be listed, the cluster named like ``record``), from a
         list requested after now; up to ``tries`` lists, spaced out, until it shows up."""
-        state = self._projects[self._key(project)]
-        for attempt in range(1, tries + 1):
-            since = next(_ticks)
-            try:
-                await self._relist(project, state, since)
-            except (ApiError, DeadlineExceeded) as error:
-                if isinstance(error, ApiError):
-                    record.last_error = error
-                return False, None
-            found = state.by_name.get(record.name)
-            if found is not None or attempt == tries:
-                return True, found
-            await self.clock.sleep(self._backoff.delay(attempt))
-        return True, None
+        return await self._watch_of(project).look_up(record.name, record, tries=tries)
 
     # ---- per cluster -------------------------------------------------------------------
 
@@ -302,6 +285,8 @@ class Runner:
         clog = self._log.bind(project=project.id, cluster=record.name)
         # True once a send's outcome is unknown: a later 409 is then our own lost create.
         maybe_created = False
+        # True when the create's own answer came back: its job started then.
+        answered = False
 
         def count_attempt() -> None:
             # Submission is when the body is first sent, not when it began to queue for a slot.
@@ -403,11 +388,12 @@ class Runner:
                 return
             else:
                 self._adopt(record, cluster, preexisting=False)
+                answered = True
                 break
         record.accepted = self.now()
         clog.info("cluster.accepted", cluster_id=record.cluster_id, job_id=record.job_id)
         self._changed(record)
-        await self._follow(project, record, fresh=True)
+        await self._follow(project, record, fresh=True, timed=answered)
 
     async def _pause_before_resend(self, record: ClusterRecord, error: ApiError) -> bool:
         """Wait before sending a create again; False when the budget or deadline is spent."""
@@ -420,25 +406,184 @@ class Runner:
         await self.clock.sleep(delay)
         return True
 
-    async def _follow(self, project: ProjectPlan, record: ClusterRecord, *, fresh: bool) -> None:
-        """Watch a cluster to a terminal phase or its deadline."""
+    async def _follow(
+        self, project: ProjectPlan, record: ClusterRecord, *, fresh: bool, timed: bool = False
+    ) -> None:
+        """Watch a cluster to a terminal phase or its deadline: through the project's list
+        until the cluster is settled, then its job, which must have ended too.
+
+        ``fresh``: this run created it (its deadline runs from the first send); ``timed``:
+        its job started at its acceptance, so its end teaches the completion model.
+        """
         start = record.submitted if fresh and record.submitted else self.now()
         deadline = start.mono + self.settings.timeout
-        first_cluster_delay = self._schedule.first_delay(fresh=fresh)
-        if record.job_id:
-            if not await self._watch_job(project, record, deadline, fresh=fresh):
-                return
-            first_cluster_delay = 0.0
-        if record.cluster_id is None:
-            _listed, found = await self._look_up(project, record)
-            if found is None or not found.metadata.uid:
-                self._finish(record, Outcome.FAILED, "the service gave no cluster id to follow")
-                return
-            record.cluster_id = found.metadata.uid
-        await self._watch_cluster(project, record, deadline, first_cluster_delay)
+        if fresh and record.accepted:
+            since = record.accepted.mono
+        else:
+            # Found running, of unknown age: watched as a job that may end at any moment.
+            since = self.clock.monotonic() - self.completions.earliest()
+        cluster = await self._await_settled(project, record, since, deadline, timed=timed)
+        if cluster is not None:
+            await self._conclude(project, record, cluster, deadline)
 
-    async def _wait(self, delay: float, deadline: float) -> None:
-        await self.clock.sleep(bounded(delay, self.clock.monotonic(), deadline))
+    async def _await_settled(
+        self,
+        project: ProjectPlan,
+        record: ClusterRecord,
+        since: float,
+        deadline: float,
+        *,
+        timed: bool,
+    ) -> Cluster | None:
+        """The cluster, once a list shows it settled; None when the record was finished
+        meanwhile (its job failed, its deadline passed, its project's lists were refused).
+
+        While it waits, the job's own phase is read now and then (``job_check_age``): the
+        lists cannot tell of a job that failed while its cluster never settled.
+        """
+        watch = self._watch_of(project)
+        settled = watch.watch(record, since, timed=timed)
+        checks = 0
+        try:
+            while True:
+                now = self.clock.monotonic()
+                check_at = since + self._check_age(checks) if record.job_id else math.inf
+                await self._wait_for(settled, min(check_at, deadline) - now)
+                if settled.done():
+                    return self._settled_cluster(record, settled)
+                if self.clock.monotonic() >= deadline:
+                    return await self._last_look(watch, record, settled, deadline)
+                due = since + self._check_age(checks)
+                if self.clock.monotonic() < due:
+                    continue  # learned meanwhile that jobs take longer: not due yet
+                if watch.last_list_sent < due:
+                    # No list has looked since: the lists are held back by a tight budget,
+                    # not blind to this cluster. Wait for one rather than spend a call.
+                    await self._wait_for(settled, self.settings.poll.interval)
+                    continue
+                checks += 1
+                if not await self._check_job(project, record, deadline):
+                    return None
+        finally:
+            watch.unwatch(record)
+
+    def _check_age(self, checks: int) -> float:
+        return job_check_age(self.completions, checks, self.settings.timeout)
+
+    async def _wait_for(self, future: asyncio.Future[Cluster], delay: float) -> None:
+        """Wait until ``future`` is done or ``delay`` has passed on the runner's clock."""
+        if future.done():
+            return
+        if delay <= 0:
+            await asyncio.sleep(0)
+            return
+        timer: asyncio.Future[None] = asyncio.ensure_future(self.clock.sleep(delay))
+        try:
+            await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+
+    def _settled_cluster(
+        self, record: ClusterRecord, settled: asyncio.Future[Cluster]
+    ) -> Cluster | None:
+        error = settled.exception()
+        if error is None:
+            return settled.result()
+        if isinstance(error, ApiError):
+            record.last_error = error
+        self._finish(record, Outcome.FAILED, f"stopped following the cluster: {error}")
+        return None
+
+    async def _last_look(
+        self,
+        watch: ProjectWatch,
+        record: ClusterRecord,
+        settled: asyncio.Future[Cluster],
+        deadline: float,
+    ) -> Cluster | None:
+        """At the deadline: one more list (shared), then the cluster or its time-out."""
+        try:
+            await watch.relist(
+                tick(), priority=Priority.POLL, deadline=self._call_deadline(deadline)
+            )
+        except (ApiError, DeadlineExceeded) as error:
+            if isinstance(error, ApiError):
+                record.last_error = error
+        if settled.done():
+            return self._settled_cluster(record, settled)
+        self._time_out(record)
+        return None
+
+    async def _check_job(
+        self, project: ProjectPlan, record: ClusterRecord, deadline: float
+    ) -> bool:
+        """Read the job of a cluster the lists still show unfinished; False when it failed
+        (the record is finished)."""
+        assert record.job_id is not None
+        record.polls += 1
+        try:
+            job = await self.client.show_job(
+                project, record.job_id, deadline=self._call_deadline(deadline)
+            )
+        except NotFoundError as error:
+            record.last_error = error  # expired: the lists tell the rest
+            return True
+        except _GIVE_UP as error:
+            record.last_error = error
+            self._finish(record, Outcome.FAILED, f"stopped following the job: {error}")
+            return False
+        except ApiError as error:
+            record.last_error = error
+            return True
+        self._note_job(project, record, job.status.phase, job.spec.cluster_uid)
+        if job.status.phase == JobPhase.FAILED:
+            reason = job.failure_reason() or "the creation job failed without a reason"
+            self._finish(record, Outcome.FAILED, reason)
+            return False
+        return True
+
+    def _note_job(
+        self,
+        project: ProjectPlan,
+        record: ClusterRecord,
+        phase: str | None,
+        cluster_uid: str | None,
+    ) -> None:
+        record.job_phase = phase
+        record.cluster_id = record.cluster_id or cluster_uid
+        self._log.debug(
+            "job.polled",
+            project=project.id,
+            cluster=record.name,
+            job_id=record.job_id,
+            phase=phase,
+        )
+
+    async def _conclude(
+        self, project: ProjectPlan, record: ClusterRecord, cluster: Cluster, deadline: float
+    ) -> None:
+        """A list shows the cluster settled. ``Available`` is the end of a creation: no
+        more calls. A broken phase is a failure; its job, when it can still be read, says
+        why better than the cluster does."""
+        if cluster.status.phase in CLUSTER_READY or record.job_id is None:
+            self._settle(record, cluster)
+            return
+        if record.job_phase not in JOB_TERMINAL:
+            record.polls += 1
+            try:
+                job = await self.client.show_job(
+                    project, record.job_id, deadline=self._call_deadline(deadline)
+                )
+            except (ApiError, DeadlineExceeded) as error:
+                if isinstance(error, ApiError):
+                    record.last_error = error
+            else:
+                self._note_job(project, record, job.status.phase, job.spec.cluster_uid)
+                if job.status.phase == JobPhase.FAILED and job.failure_reason():
+                    record.cluster_phase = cluster.status.phase
+                    self._finish(record, Outcome.FAILED, job.failure_reason())
+                    return
+        self._settle(record, cluster)
 
     def _call_deadline(self, deadline: float) -> float:
         """A poll at the deadline may still queue for one interval before the cluster times
@@ -446,115 +591,13 @@ class Runner:
         return deadline + self.settings.poll.interval
 
     def _time_out(self, record: ClusterRecord) -> None:
-        phase = record.cluster_phase if record.job_phase == JobPhase.SUCCESS else record.job_phase
+        phase = record.cluster_phase or record.job_phase
         self._finish(
             record,
             Outcome.TIMED_OUT,
-            f"still {phase or record.cluster_phase or 'in an unknown phase'} "
+            f"still {phase or 'in an unknown phase'} "
             f"after {format_duration(self.settings.timeout)}",
         )
-
-    def _timed_out(self, record: ClusterRecord, deadline: float) -> bool:
-        if self.clock.monotonic() < deadline:
-            return False
-        self._time_out(record)
-        return True
-
-    async def _watch_job(
-        self, project: ProjectPlan, record: ClusterRecord, deadline: float, *, fresh: bool
-    ) -> bool:
-        """Poll the job; True when it succeeded or vanished and the cluster is next to watch."""
-        assert record.job_id is not None
-        delay = self._schedule.first_delay(fresh=fresh)
-        polls = 0
-        while True:
-            await self._wait(delay, deadline)
-            polls += 1
-            record.polls += 1
-            try:
-                job = await self.client.show_job(
-                    project, record.job_id, deadline=self._call_deadline(deadline)
-                )
-            except NotFoundError as error:
-                # Job records are short-lived; the cluster's own phase tells the rest.
-                record.last_error = error
-                self._log.info("job.vanished", project=project.id, cluster=record.name)
-                return True
-            except _GIVE_UP as error:
-                record.last_error = error
-                self._finish(record, Outcome.FAILED, f"stopped following the job: {error}")
-                return False
-            except ApiError as error:
-                record.last_error = error
-            else:
-                record.job_phase = job.status.phase
-                record.cluster_id = record.cluster_id or job.spec.cluster_uid
-                self._log.debug(
-                    "job.polled",
-                    project=project.id,
-                    cluster=record.name,
-                    job_id=record.job_id,
-                    phase=record.job_phase,
-                )
-                if job.status.phase == JobPhase.SUCCESS:
-                    return True
-                if job.status.phase == JobPhase.FAILED:
-                    await self._peek_cluster(project, record, deadline)
-                    reason = job.failure_reason() or "the creation job failed without a reason"
-                    self._finish(record, Outcome.FAILED, reason)
-                    return False
-            if self._timed_out(record, deadline):
-                return False
-            delay = self._schedule.delay_after(polls)
-
-    async def _peek_cluster(
-        self, project: ProjectPlan, record: ClusterRecord, deadline: float
-    ) -> None:
-        """Best effort: learn the phase a failed job left the cluster in."""
-        if record.cluster_id is None:
-            return
-        try:
-            cluster = await self.client.show_cluster(
-                project, record.cluster_id, deadline=self._call_deadline(deadline)
-            )
-        except (ApiError, DeadlineExceeded):
-            return
-        record.polls += 1
-        record.cluster_phase = cluster.status.phase
-
-    async def _watch_cluster(
-        self, project: ProjectPlan, record: ClusterRecord, deadline: float, first_delay: float
-    ) -> None:
-        assert record.cluster_id is not None
-        delay = first_delay
-        polls = 0
-        while True:
-            if delay > 0:
-                await self._wait(delay, deadline)
-            polls += 1
-            record.polls += 1
-            try:
-                cluster = await self.client.show_cluster(
-                    project, record.cluster_id, deadline=self._call_deadline(deadline)
-                )
-            except NotFoundError as error:
-                record.last_error = error
-                self._finish(record, Outcome.FAILED, "the cluster no longer exists")
-                return
-            except _GIVE_UP as error:
-                record.last_error = error
-                self._finish(record, Outcome.FAILED, f"stopped following the cluster: {error}")
-                return
-            except ApiError as error:
-                record.last_error = error
-            else:
-                record.cluster_phase = cluster.status.phase
-                if cluster.status.phase in CLUSTER_READY or cluster.status.phase in CLUSTER_BROKEN:
-                    self._settle(record, cluster)
-                    return
-            if self._timed_out(record, deadline):
-                return
-            delay = self._schedule.delay_after(polls)
 
 
 def exit_code_for(records: Iterable[ClusterRecord], *, auth_rejected: bool) -> int:

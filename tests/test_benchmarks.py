@@ -54,15 +54,18 @@ def test_fleet_spreads_projects_over_two_regions() -> None:
 
 
 def test_lower_bound_follows_the_documented_formula() -> None:
-    """Longest jobs on the earliest create slots (after one list); budget 2n + P calls."""
+    """Longest jobs on the earliest create slots (after one list); budget n + 2P calls (a
+    list before the creates and one after the last job of each project). The in-order
+    reference sends the creates in manifest order."""
     fleet = Fleet((Project("p", "cn-north-4", ("aaaa", "bbbb")),), {"aaaa": 50.0, "bbbb": 100.0})
     free = Scenario("x", "1/s", 1.0)
     bound = lower_bound(fleet, free)
-    assert (bound.critical, bound.budget, bound.value) == (101.0, 4.0, 101.0)
+    assert (bound.critical, bound.budget, bound.value) == (101.0, 3.0, 101.0)
+    assert bound.in_order == 102.0  # bbbb, the longer job, goes second: 2 + 100
     # A server at 0.5/s with a bucket of 1: the j-th call no sooner than 2j.
     tight = Scenario("y", "server 0.5/s", 1.0, server_rate=0.5, server_burst=1)
     bound = lower_bound(fleet, tight)
-    assert (bound.critical, bound.budget) == (102.0, 8.0)
+    assert (bound.critical, bound.budget, bound.in_order) == (102.0, 6.0, 104.0)
 
 
 def test_terraform_model_polls_every_20s_after_150s() -> None:

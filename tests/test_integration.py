@@ -103,11 +103,15 @@ async def test_batch_across_projects_matches_what_the_simulator_did(
         elif name == "batch-07":
             assert entry["outcome"] == "timed_out"
             assert real["jobPhase"] in ("Initializing", "Running")
-            assert entry["reason"] == "still Running after 3s"
+            assert entry["reason"] == "still Creating after 3s"
+            assert entry["clusterPhase"] == "Creating"
         else:
             assert entry["outcome"] == "created", entry
-            assert real["phase"] == "Available"
-            assert entry["jobPhase"] == "Success"
+            assert real["phase"] == entry["clusterPhase"] == "Available"
+            assert real["jobPhase"] == "Success"
+            # Seen Available in the project's list: its job was never read.
+            assert entry["jobPhase"] is None
+            assert entry["polls"] == 0
             assert entry["submittedAt"] <= entry["acceptedAt"] <= entry["terminalAt"]
             assert entry["acceptToTerminalSeconds"] >= 0.29  # jobs last 0.4s ± 25%
 

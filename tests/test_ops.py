@@ -213,4 +213,7 @@ def test_dry_run_lists_each_project_once_and_creates_nothing(tmp_path: Path) -> 
     assert table.returncode == 0
     assert "batch test-batch: 2 to create, 1 already exist, 3 in all" in table.stdout
     assert ledger["requests"]["create"] == 1
-    assert ledger["requests"]["list"] == 1 + 2 + 2  # the real run, the dry run, validate --plan
+    real_run_lists = json.loads((tmp_path / "r.json").read_text())["calls"]["byKind"]["list"]
+    assert real_run_lists >= 2  # one before creating, then the lists that watched the job
+    # Beside the real run: one list per project for the dry run and one for validate --plan.
+    assert ledger["requests"]["list"] == real_run_lists + 2 + 2

@@ -72,28 +72,33 @@ def fake(clock: VirtualClock, **config: Any) -> FakeCce:
     return FakeCce(SimulatorConfig(**config), clock=clock)
 
 
-async def test_polls_follow_the_schedule_and_detect_success_within_one_interval() -> None:
-    """Polls start after initialDelay, then grow by backoff up to maxInterval."""
+async def test_the_project_list_watches_the_job_on_the_classic_schedule() -> None:
+    """A lone job, nothing learned yet: the project is listed after initialDelay, then at
+    gaps growing by backoff up to maxInterval; the list shows the cluster Available, which
+    settles it: no job poll, no cluster read."""
     clock = VirtualClock()
     cce = fake(clock, job_duration=480.0)
     result, transport = await run(
         manifest_dict({"p1": ["solo-cluster"]}, settings=SLOW_POLLS), cce, clock
     )
     accepted = transport.times("create")[0]
-    gaps = [round(t - accepted, 3) for t in transport.times("job")]
+    first, *watching = transport.times("list")
+    assert first < accepted  # the existence check before the create
+    gaps = [round(t - accepted, 3) for t in watching]
     assert gaps == [150.0, 170.0, 200.0, 245.0, 305.0, 365.0, 425.0, 485.0]
-    # The cluster is read right after the job poll that saw Success, one rate-limit slot later.
-    assert transport.times("cluster") == [pytest.approx(transport.times("job")[-1] + 0.1)]
+    assert transport.times("job") == transport.times("cluster") == []
     (cluster,) = result.report.clusters
     assert cluster.outcome is Outcome.CREATED
-    assert (cluster.job_phase, cluster.cluster_phase) == ("Success", "Available")
-    assert cluster.polls == 9
-    assert cluster.submit_to_terminal_seconds == pytest.approx(485.1, abs=0.01)
+    assert (cluster.job_phase, cluster.cluster_phase) == (None, "Available")
+    assert cluster.polls == 0
+    assert cluster.submit_to_terminal_seconds == pytest.approx(485.0, abs=0.01)
+    assert result.report.calls["byKind"] == {"create": 1, "list": 9}
     assert result.exit_code == 0
 
 
 async def test_deadline_ends_the_wait_with_timed_out_and_the_last_phase() -> None:
-    """A job still running at the timeout is polled once at the deadline, then timed out."""
+    """A job still running at the timeout: the project is listed once more at the deadline,
+    then the cluster is timed out with the phase the list last showed."""
     clock = VirtualClock()
     cce = fake(clock, job_duration=3_000.0)
     settings = {**SLOW_POLLS, "timeout": "10m"}
@@ -102,10 +107,11 @@ async def test_deadline_ends_the_wait_with_timed_out_and_the_last_phase() -> Non
     )
     (cluster,) = result.report.clusters
     assert cluster.outcome is Outcome.TIMED_OUT
-    assert cluster.job_phase == "Running"
-    assert cluster.reason == "still Running after 10m"
+    assert cluster.cluster_phase == "Creating"
+    assert cluster.reason == "still Creating after 10m"
     submitted = transport.times("create")[0]
-    assert transport.times("job")[-1] == pytest.approx(submitted + 600.0)
+    assert transport.times("list")[-1] == pytest.approx(submitted + 600.0)
+    assert transport.times("list")[-2] < submitted + 600.0
     assert cluster.submit_to_terminal_seconds == pytest.approx(600.0, abs=0.01)
     assert result.exit_code == 1
 
@@ -166,12 +172,13 @@ async def test_existing_clusters_are_not_created_again() -> None:
     assert by_name["ready-one"].cluster_id == ready.uid
     assert by_name["ready-one"].attempts == 0
     assert by_name["building-one"].outcome is Outcome.EXISTING
-    assert by_name["building-one"].job_phase == "Success"
+    assert by_name["building-one"].cluster_phase == "Available"
     assert by_name["broken-one"].outcome is Outcome.FAILED
     assert by_name["broken-one"].reason == "master lost"
     assert by_name["fresh-one"].outcome is Outcome.CREATED
     assert cce.create_calls == {("p1", "fresh-one"): 1}
-    assert len(transport.times("list")) == 1
+    # One list checked every name before the create; the later ones watched the jobs.
+    assert [t for t in transport.times("list") if t <= transport.times("create")[0]] == [0.0]
 
 
 async def test_in_flight_limits_hold_for_the_batch_and_each_project() -> None:
@@ -269,7 +276,11 @@ async def test_conflict_on_create_follows_the_cluster_as_existing() -> None:
     assert cluster.cluster_id == seeded["uid"]
     assert cluster.last_error is not None
     assert cluster.last_error.http_status == 409
-    assert len(transport.times("list")) == 2
+    # The list before the create, the look-up after the 409, then the watch: a cluster found
+    # running, of unknown age, is looked at one interval later, when it is done.
+    lists = transport.times("list")
+    assert lists[:2] == [0.0, pytest.approx(0.2)]
+    assert lists[2:] == [pytest.approx(0.2 + 20.0), pytest.approx(0.2 + 40.0)]
     assert cce.created == {}
 
 
@@ -385,12 +396,17 @@ async def test_a_409_after_a_lost_create_is_our_own_cluster() -> None:
 
 
 async def test_vanished_job_falls_back_to_the_cluster_phase() -> None:
-    """A job record that expires (404) mid-wait: the cluster's own phase settles the outcome."""
+    """A broken cluster whose job record expired (404): the cluster's own phase and reason
+    settle the outcome."""
     clock = VirtualClock()
-    cce = fake(clock, job_duration=300.0)
+    cce = fake(
+        clock,
+        job_duration=300.0,
+        behaviours={"amnesic-one": Behaviour(cluster_phase="Unavailable", reason="etcd lost")},
+    )
 
     def expire_jobs(request: Request, response: Response) -> Response:
-        if request.kind == "job":
+        if request.kind == "list":
             cce.jobs.clear()
         return response
 
@@ -398,10 +414,12 @@ async def test_vanished_job_falls_back_to_the_cluster_phase() -> None:
         manifest_dict({"p1": ["amnesic-one"]}, settings=SLOW_POLLS), cce, clock, hook=expire_jobs
     )
     (cluster,) = result.report.clusters
-    assert cluster.outcome is Outcome.CREATED
-    assert cluster.cluster_phase == "Available"
-    assert len(transport.times("job")) == 2
-    assert transport.times("cluster")
+    assert (cluster.outcome, cluster.reason) == (Outcome.FAILED, "etcd lost")
+    assert cluster.cluster_phase == "Unavailable"
+    assert cluster.job_phase is None
+    assert cluster.last_error is not None
+    assert cluster.last_error.http_status == 404
+    assert len(transport.times("job")) == 1
 
 
 async def test_rejected_credentials_before_anything_exits_3() -> None:

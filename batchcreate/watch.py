@@ -1,0 +1,221 @@
+"""One project's view of its clusters: the shared list, and the watch that observes every
+unfinished cluster of the project through it.
+
+The list call (``GET .../clusters``) shows every cluster of a project, with its phase, in
+one call: one list observes all of a project's unfinished creations at the cost of one job
+poll. So a project is watched, not each job: the watch lists the project when its
+unfinished jobs are worth looking at (``polling.next_list_delay``: not before the first can
+have ended, every ``interval`` while ends are likely, stretched while they are not) and
+hands each cluster that reached a settled phase to the task waiting for it. Each list
+teaches the batch's ``CompletionModel`` the durations of the jobs it saw end.
+
+Every list of the project goes through ``relist``, so that lookups (a 409, a create whose
+outcome is unknown, a last look at a deadline) and the watch share lists: a list requested
+after an event reflects it, and one list serves every task that waits for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+
+import structlog
+
+from batchcreate.client import CceClient
+from batchcreate.clock import Clock
+from batchcreate.errors import ApiError
+from batchcreate.models import Cluster
+from batchcreate.phases import cluster_phase_settled
+from batchcreate.plan import ProjectPlan
+from batchcreate.polling import CompletionModel, next_list_delay
+from batchcreate.ratelimit import DeadlineExceeded, Priority
+from batchcreate.record import ClusterRecord
+from batchcreate.retry import Backoff
+
+log = structlog.get_logger("batchcreate.watch")
+
+#: Orders list requests and the events they must reflect (on a consistent server).
+_ticks = itertools.count()
+
+
+def tick() -> int:
+    """A point in the order of events: a list requested after it reflects it."""
+    return next(_ticks)
+
+
+@dataclass
+class _Watched:
+    record: ClusterRecord
+    #: When the cluster's job started (monotonic): its acceptance, or when it was found.
+    since: float
+    #: Whether ``since`` is the job's real start (a create of this run), so that its end
+    #: teaches the completion model.
+    timed: bool
+    settled: asyncio.Future[Cluster]
+    #: When the latest list that showed the cluster unfinished was sent.
+    seen_running: float = field(default=0.0)
+
+
+class ProjectWatch:
+    """The shared list of one project, and the watch over its unfinished clusters."""
+
+    def __init__(
+        self,
+        project: ProjectPlan,
+        client: CceClient,
+        clock: Clock,
+        model: CompletionModel,
+        backoff: Backoff,
+    ) -> None:
+        self.project = project
+        self._client = client
+        self._clock = clock
+        self._model = model
+        self._backoff = backoff
+        self._lock = asyncio.Lock()
+        #: The tick at which the list now held was requested; None before the first list.
+        self._listed_at: int | None = None
+        self.by_name: dict[str, Cluster] = {}
+        self._watched: dict[str, _Watched] = {}
+        self._wake = asyncio.Event()
+        self._closed = False
+        self.lists = 0
+        #: When the latest list was sent (monotonic); -inf before the first.
+        self.last_list_sent = float("-inf")
+        #: Watch lists in a row that saw no watched cluster settle.
+        self._quiet = 0
+
+    # ---- the shared list ---------------------------------------------------------------
+
+    async def relist(
+        self, since: int, *, priority: Priority = Priority.LIST, deadline: float | None = None
+    ) -> None:
+        """Refresh the list unless one requested after tick ``since`` is at hand."""
+        async with self._lock:
+            if self._listed_at is not None and self._listed_at > since:
+                return
+            started = tick()
+            sent = self._clock.monotonic()
+            items = await self._client.list_clusters(
+                self.project, priority=priority, deadline=deadline
+            )
+            self.lists += 1
+            self.last_list_sent = sent
+            self.by_name = {c.metadata.name: c for c in items if c.metadata.name}
+            self._listed_at = started
+            self._observe(sent)
+
+    async def look_up(
+        self, name: str, record: ClusterRecord, *, tries: int = 1
+    ) -> tuple[bool, Cluster | None]:
+        """(whether the project could be listed, the cluster called ``name``), from a list
+        requested after now; up to ``tries`` lists, spaced out, until it shows up."""
+        for attempt in range(1, tries + 1):
+            since = tick()
+            try:
+                await self.relist(since)
+            except (ApiError, DeadlineExceeded) as error:
+                if isinstance(error, ApiError):
+                    record.last_error = error
+                return False, None
+            found = self.by_name.get(name)
+            if found is not None or attempt == tries:
+                return True, found
+            await self._clock.sleep(self._backoff.delay(attempt))
+        return True, None
+
+    # ---- the watch ---------------------------------------------------------------------
+
+    def watch(self, record: ClusterRecord, since: float, *, timed: bool) -> asyncio.Future[Cluster]:
+        """A future resolved with the cluster once a list shows it settled (ready or
+        broken), or failed with the error that stopped the project's lists for good."""
+        future: asyncio.Future[Cluster] = asyncio.get_running_loop().create_future()
+        self._watched[record.name] = _Watched(record, since, timed, future, seen_running=since)
+        self._model.running += 1
+        self._wake.set()
+        return future
+
+    def unwatch(self, record: ClusterRecord) -> None:
+        watched = self._watched.pop(record.name, None)
+        if watched is None:
+            return
+        self._model.running -= 1
+        if not watched.settled.done():
+            watched.settled.cancel()
+
+    def close(self) -> None:
+        """No cluster of the project will be watched any more: ``run`` returns."""
+        self._closed = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """List the project whenever its unfinished clusters are worth a look."""
+        while not self._closed:
+            if not self._watched:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            now = self._clock.monotonic()
+            delay = next_list_delay(
+                (now - w.since for w in self._watched.values()), self._model, now, quiet=self._quiet
+            )
+            self._wake.clear()
+            if not await self._sleep_unless_woken(delay):
+                continue  # a cluster came or went: plan again
+            try:
+                watched = len(self._watched)
+                await self.relist(tick(), priority=Priority.POLL)
+                self._quiet = self._quiet + 1 if len(self._watched) >= watched else 0
+            except DeadlineExceeded:
+                continue
+            except ApiError as error:
+                self._list_failed(error)
+
+    async def _sleep_unless_woken(self, delay: float) -> bool:
+        """Wait ``delay``; False when woken before."""
+        if delay <= 0:
+            return True
+        timer = asyncio.ensure_future(self._clock.sleep(delay))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            done, _ = await asyncio.wait({timer, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            woken.cancel()
+        return timer in done
+
+    def _list_failed(self, error: ApiError) -> None:
+        """A watch list failed after the client's retries: the clusters carry the error;
+        rejected credentials end the watch of every one of them."""
+        log.info("project.list_failed", project=self.project.id, error=str(error))
+        for watched in list(self._watched.values()):
+            watched.record.last_error = error
+            if not error.retryable and not watched.settled.done():
+                watched.settled.set_exception(error)
+                self._forget(watched)
+
+    def _forget(self, watched: _Watched) -> None:
+        del self._watched[watched.record.name]
+        self._model.running -= 1
+
+    def _observe(self, sent: float) -> None:
+        """Hand every watched cluster the list shows settled to its waiter."""
+        for name, watched in list(self._watched.items()):
+            cluster = self.by_name.get(name)
+            if cluster is None:
+                continue
+            record = watched.record
+            record.cluster_phase = cluster.status.phase
+            record.cluster_id = record.cluster_id or cluster.metadata.uid
+            if not cluster_phase_settled(cluster.status.phase):
+                watched.seen_running = sent
+                continue
+            if watched.timed and sent - watched.seen_running <= self._model.settings.max_interval:
+                # The job ended between the last list that saw it running and this one: a
+                # sample when those lists were close (not while a tight budget held them).
+                ended = (watched.seen_running + sent) / 2
+                self._model.add(ended - watched.since, ended)
+            self._forget(watched)
+            if not watched.settled.done():
+                watched.settled.set_result(cluster)

@@ -1,0 +1,139 @@
+"""Clusters watched through their project's list, in virtual time: one list observes many
+jobs, learned durations place the lists, and the job is read only when a list cannot tell."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchcreate.clock import VirtualClock
+from batchcreate.report import Outcome
+from batchcreate.simulator.fake_cce import Behaviour
+from batchcreate.wire import Request, Response
+from tests.conftest import manifest_dict
+from tests.test_runner import fake, run
+
+POLLS = {"initialDelay": "60s", "interval": "20s", "maxInterval": "60s", "backoff": 1.5}
+
+
+def settings(**extra: object) -> dict[str, object]:
+    return {"timeout": "30m", "rateLimit": 10, "poll": POLLS, **extra}
+
+
+async def test_one_list_observes_every_job_of_a_project() -> None:
+    """Thirty jobs of five minutes in one project: a handful of lists see them all end,
+    with no job poll and no cluster read."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=300.0)
+    names = [f"fleet-{i:02d}" for i in range(30)]
+    result, transport = await run(
+        manifest_dict({"p1": names}, settings=settings(maxInFlightPerProject=30)), cce, clock
+    )
+    assert {c.outcome for c in result.report.clusters} == {Outcome.CREATED}
+    assert transport.times("job") == transport.times("cluster") == []
+    first_accept = transport.times("create")[0]
+    watching = [t - first_accept for t in transport.times("list")[1:]]
+    # Nothing learned before they end: the classic schedule, whose gaps grow by
+    # backoff ** (1/30) per quiet list with thirty jobs able to end (about every 20 s).
+    expected = [60.0]
+    while expected[-1] < 300.0:
+        expected.append(expected[-1] + 20.0 * 1.5 ** ((len(expected) - 1) / 30))
+    assert watching == [pytest.approx(t) for t in expected]
+    assert len(watching) == 13
+    assert max(c.accept_to_terminal_seconds or 0 for c in result.report.clusters) <= 300 + 21
+
+
+async def test_lists_wait_for_the_learned_earliest_end() -> None:
+    """Once three jobs of 200 s have been seen to end, a job accepted later is not looked
+    at before 90% of 200 s."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=200.0)
+    names = [f"wave-{i:02d}" for i in range(6)]
+    result, transport = await run(
+        manifest_dict({"p1": names}, settings=settings(maxInFlightPerProject=3)), cce, clock
+    )
+    assert {c.outcome for c in result.report.clusters} == {Outcome.CREATED}
+    second_wave = sorted(transport.times("create"))[3]
+    after = [t for t in transport.times("list") if t > second_wave]
+    assert after[0] - second_wave >= 0.9 * 200.0 - 1e-6
+    # ... and the second wave is then seen within one interval of its end.
+    assert max(c.accept_to_terminal_seconds or 0 for c in result.report.clusters[3:]) <= 220.0
+
+
+async def test_a_failed_job_whose_cluster_never_settles_is_caught_by_reading_the_job() -> None:
+    """The lists keep showing the cluster Creating after its job failed: the job is read
+    when it is overdue (half the timeout, before anything is learned), and its failure
+    ends the wait."""
+    clock = VirtualClock()
+    cce = fake(
+        clock,
+        job_duration=30.0,
+        behaviours={
+            "limbo-one": Behaviour(job_phase="Failed", cluster_phase="Creating", reason="no ECS")
+        },
+    )
+    result, transport = await run(
+        manifest_dict({"p1": ["limbo-one"]}, settings=settings()), cce, clock
+    )
+    (cluster,) = result.report.clusters
+    assert (cluster.outcome, cluster.reason, cluster.job_phase) == (
+        Outcome.FAILED,
+        "no ECS",
+        "Failed",
+    )
+    accepted = transport.times("create")[0]
+    (read,) = transport.times("job")
+    # Due at half the timeout; read once a list sent after that still saw it Creating.
+    first_list_after = min(t for t in transport.times("list") if t >= accepted + 900.0)
+    assert first_list_after < read <= first_list_after + 20.0
+
+
+async def test_lists_refused_mid_watch_end_the_watch_with_the_error() -> None:
+    """Permission withdrawn after the creates: every watched cluster fails, naming why,
+    and nothing is polled in a loop."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=100.0)
+    lists = 0
+
+    def revoke(request: Request, response: Response) -> Response:
+        nonlocal lists
+        if request.kind != "list":
+            return response
+        lists += 1
+        if lists == 1:
+            return response
+        return Response(403, {}, b'{"errorCode": "CCE.01403001", "errorMessage": "denied"}')
+
+    names = ["held-01", "held-02"]
+    result, transport = await run(
+        manifest_dict({"p1": names}, settings=settings()), cce, clock, hook=revoke
+    )
+    for cluster in result.report.clusters:
+        assert cluster.outcome is Outcome.FAILED
+        assert cluster.reason is not None
+        assert "stopped following the cluster" in cluster.reason
+        assert cluster.last_error is not None
+        assert cluster.last_error.http_status == 403
+    assert len(transport.times("list")) == 2
+
+
+async def test_creates_go_first_and_overdue_checks_wait_for_a_list() -> None:
+    """A tight budget: every create is sent before any watch list, and no job is read as
+    overdue while the lists are held back by the creates."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=20.0)
+    names = [f"tight-{i:02d}" for i in range(40)]
+    poll = {"initialDelay": "5s", "interval": "5s", "maxInterval": "10s", "backoff": 1.5}
+    result, transport = await run(
+        manifest_dict(
+            {"p1": names},
+            settings={"timeout": "30m", "rateLimit": 1, "maxInFlightPerProject": 40, "poll": poll},
+        ),
+        cce,
+        clock,
+    )
+    assert {c.outcome for c in result.report.clusters} == {Outcome.CREATED}
+    creates = transport.times("create")
+    watch_lists = transport.times("list")[1:]
+    assert max(creates) < min(watch_lists)
+    # The first job was 20 s past its check age (4 x 5 s) when the creates ended: no read.
+    assert transport.times("job") == []
