@@ -470,7 +470,7 @@ class Runner:
     def _check_age(self, checks: int) -> float:
         return job_check_age(self.completions, checks, self.settings.timeout)
 
-    async def _wait_for(self, future: asyncio.Future[Cluster], delay: float) -> None:
+    async def _wait_for(self, future: asyncio.Future[Cluster | None], delay: float) -> None:
         """Wait until ``future`` is done or ``delay`` has passed on the runner's clock."""
         if future.done():
             return
@@ -484,11 +484,18 @@ class Runner:
             timer.cancel()
 
     def _settled_cluster(
-        self, record: ClusterRecord, settled: asyncio.Future[Cluster]
+        self, record: ClusterRecord, settled: asyncio.Future[Cluster | None]
     ) -> Cluster | None:
         error = settled.exception()
         if error is None:
-            return settled.result()
+            cluster = settled.result()
+            if cluster is None:
+                self._finish(
+                    record,
+                    Outcome.FAILED,
+                    "the cluster no longer exists: it left the project's list",
+                )
+            return cluster
         if isinstance(error, ApiError):
             record.last_error = error
         self._finish(record, Outcome.FAILED, f"stopped following the cluster: {error}")
@@ -498,7 +505,7 @@ class Runner:
         self,
         watch: ProjectWatch,
         record: ClusterRecord,
-        settled: asyncio.Future[Cluster],
+        settled: asyncio.Future[Cluster | None],
         deadline: float,
     ) -> Cluster | None:
         """At the deadline: one more list (shared), then the cluster or its time-out."""

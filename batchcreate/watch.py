@@ -52,9 +52,12 @@ class _Watched:
     #: Whether ``since`` is the job's real start (a create of this run), so that its end
     #: teaches the completion model.
     timed: bool
-    settled: asyncio.Future[Cluster]
+    #: The cluster once settled; None when it left the project's list after being in it.
+    settled: asyncio.Future[Cluster | None]
     #: When the latest list that showed the cluster unfinished was sent.
     seen_running: float = field(default=0.0)
+    #: Whether a list has shown the cluster (a new one may be missing from the first lists).
+    seen: bool = False
 
 
 class ProjectWatch:
@@ -127,10 +130,13 @@ class ProjectWatch:
 
     # ---- the watch ---------------------------------------------------------------------
 
-    def watch(self, record: ClusterRecord, since: float, *, timed: bool) -> asyncio.Future[Cluster]:
+    def watch(
+        self, record: ClusterRecord, since: float, *, timed: bool
+    ) -> asyncio.Future[Cluster | None]:
         """A future resolved with the cluster once a list shows it settled (ready or
-        broken), or failed with the error that stopped the project's lists for good."""
-        future: asyncio.Future[Cluster] = asyncio.get_running_loop().create_future()
+        broken), with None once a list no longer shows a cluster an earlier one did, or
+        failed with the error that stopped the project's lists for good."""
+        future: asyncio.Future[Cluster | None] = asyncio.get_running_loop().create_future()
         self._watched[record.name] = _Watched(record, since, timed, future, seen_running=since)
         self._model.running += 1
         self._wake.set()
@@ -204,7 +210,12 @@ class ProjectWatch:
         for name, watched in list(self._watched.items()):
             cluster = self.by_name.get(name)
             if cluster is None:
+                if watched.seen:  # deleted while it was being created
+                    self._forget(watched)
+                    if not watched.settled.done():
+                        watched.settled.set_result(None)
                 continue
+            watched.seen = True
             record = watched.record
             record.cluster_phase = cluster.status.phase
             record.cluster_id = record.cluster_id or cluster.metadata.uid

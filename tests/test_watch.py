@@ -137,3 +137,36 @@ async def test_creates_go_first_and_overdue_checks_wait_for_a_list() -> None:
     assert max(creates) < min(watch_lists)
     # The first job was 20 s past its check age (4 x 5 s) when the creates ended: no read.
     assert transport.times("job") == []
+
+
+async def test_a_cluster_that_leaves_the_list_while_being_created_has_failed() -> None:
+    """Deleted by someone else mid-creation: the next list no longer shows it."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=400.0)
+    lists = 0
+
+    def delete_after_two_looks(request: Request, response: Response) -> Response:
+        nonlocal lists
+        if request.kind == "list":
+            lists += 1
+            if lists == 3:  # the list before the create, then two watch lists saw it
+                victim = cce.cluster_named("p1", "doomed-01")
+                assert victim is not None
+                del cce.clusters[("p1", victim.uid)]
+        return response
+
+    result, transport = await run(
+        manifest_dict({"p1": ["doomed-01", "steady-01"]}, settings=settings()),
+        cce,
+        clock,
+        hook=delete_after_two_looks,
+    )
+    by_name = {c.name: c for c in result.report.clusters}
+    doomed = by_name["doomed-01"]
+    assert doomed.outcome is Outcome.FAILED
+    assert doomed.reason == "the cluster no longer exists: it left the project's list"
+    assert doomed.cluster_phase == "Creating"
+    # Known at the fourth list, the first that lacked it; the other cluster went on.
+    assert doomed.terminal_at is not None
+    assert by_name["steady-01"].outcome is Outcome.CREATED
+    assert transport.times("job") == []
