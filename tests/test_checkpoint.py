@@ -43,6 +43,34 @@ async def test_checkpoints_follow_changes_at_most_once_per_interval() -> None:
     assert written == [0.0, 2.0, 5.5]
 
 
+async def test_costly_writes_are_spaced_to_stay_a_small_share_of_the_run() -> None:
+    """A write that takes 0.25 s (a huge fleet) is followed by a 5 s gap, not 2 s: writing
+    stays under 5% of the run's time however large the report."""
+    clock = VirtualClock()
+    written: list[float] = []
+    spent = iter(range(100))
+
+    def timer() -> float:
+        return next(spent) * 0.25  # each write (two readings) takes 0.25 s
+
+    checkpoints = Checkpointer(
+        lambda: written.append(clock.monotonic()), clock, interval=2.0, timer=timer
+    )
+
+    async def scenario() -> None:
+        checkpoints.start()
+        for moment in (0.0, 3.0, 12.0):
+            await clock.sleep(moment - clock.monotonic())
+            checkpoints.mark()
+        await clock.sleep(30.0)
+        await checkpoints.stop()
+
+    await clock.run(scenario())
+    assert checkpoints.last_write_seconds == 0.25
+    assert checkpoints.gap() == pytest.approx(5.0)
+    assert written == [0.0, 5.0, 12.0]
+
+
 async def test_a_failing_checkpoint_does_not_stop_the_run() -> None:
     """An unwritable checkpoint is logged and skipped."""
     clock = VirtualClock()
