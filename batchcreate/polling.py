@@ -22,8 +22,9 @@ RATE_INTERVALS = 6
 #: expected to have ended meanwhile; fewer stretch the gap in proportion, up to
 #: ``max_interval``.
 EXPECTED_ENDS = 0.1
-#: When this few jobs of the batch still run, each one's end is the batch's end: their
-#: projects are listed every ``interval``, however unlikely an end.
+#: When this share of the batch's jobs (at most ``LAST_JOBS``) still runs, each one's end
+#: is the batch's end: their projects are listed every ``interval``, however unlikely an end.
+LAST_SHARE = 0.05
 LAST_JOBS = 10
 
 
@@ -47,6 +48,8 @@ class CompletionModel:
         self._ends: collections.deque[float] = collections.deque()
         #: Jobs being watched now (they are at risk of ending).
         self.running = 0
+        #: Jobs watched so far, ended or not.
+        self.watched = 0
 
     @property
     def samples(self) -> int:
@@ -70,6 +73,15 @@ class CompletionModel:
         if not self.learned():
             return None
         return self._durations[len(self._durations) // 2]
+
+    def watch(self) -> None:
+        """One more job is being watched."""
+        self.running += 1
+        self.watched += 1
+
+    def last_jobs(self) -> int:
+        """How few running jobs make the batch's tail: 5% of the jobs, 1 to ``LAST_JOBS``."""
+        return max(1, min(LAST_JOBS, int(LAST_SHARE * self.watched)))
 
     def hazard(self, now: float) -> float | None:
         """Ends per running job per second, lately; None before the model has learned."""
@@ -105,8 +117,7 @@ def next_list_delay(
     After, each job that can have ended ends at the batch's recent hazard: the project is
     listed every ``interval`` while at least ``EXPECTED_ENDS`` of them are expected to end
     within one interval, and the gap stretches in proportion when fewer are (up to
-    ``max_interval``); but every ``interval`` when only the batch's last ``LAST_JOBS``
-    jobs run.
+    ``max_interval``); but every ``interval`` for the batch's last jobs (``last_jobs``).
     """
     interval = model.settings.interval
     longest = max(model.settings.max_interval, interval)
@@ -124,7 +135,7 @@ def next_list_delay(
     if hazard is None:
         growth: float = model.settings.backoff ** (max(0, quiet - 1) / active)
         return min(longest, interval * growth)
-    if model.running <= LAST_JOBS:
+    if model.running <= model.last_jobs():
         return interval
     expected = active * hazard * interval
     if expected >= EXPECTED_ENDS:

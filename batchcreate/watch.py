@@ -88,6 +88,8 @@ class ProjectWatch:
         self.last_list_sent = float("-inf")
         #: Watch lists in a row that saw no watched cluster settle.
         self._quiet = 0
+        #: Watched clusters that lists saw settle or vanish, in all.
+        self.ended = 0
 
     # ---- the shared list ---------------------------------------------------------------
 
@@ -138,7 +140,7 @@ class ProjectWatch:
         failed with the error that stopped the project's lists for good."""
         future: asyncio.Future[Cluster | None] = asyncio.get_running_loop().create_future()
         self._watched[record.name] = _Watched(record, since, timed, future, seen_running=since)
-        self._model.running += 1
+        self._model.watch()
         self._wake.set()
         return future
 
@@ -170,9 +172,17 @@ class ProjectWatch:
             if not await self._sleep_unless_woken(delay):
                 continue  # a cluster came or went: plan again
             try:
-                watched = len(self._watched)
+                before = self.ended
                 await self.relist(tick(), priority=Priority.POLL)
-                self._quiet = self._quiet + 1 if len(self._watched) >= watched else 0
+                ended = self.ended - before
+                self._quiet = 0 if ended > 0 else self._quiet + 1
+                log.debug(
+                    "project.watched",
+                    project=self.project.id,
+                    watching=len(self._watched),
+                    ended=ended,
+                    waited=round(delay, 3),
+                )
             except DeadlineExceeded:
                 continue
             except ApiError as error:
@@ -204,6 +214,7 @@ class ProjectWatch:
     def _forget(self, watched: _Watched) -> None:
         del self._watched[watched.record.name]
         self._model.running -= 1
+        self.ended += 1
 
     def _observe(self, sent: float) -> None:
         """Hand every watched cluster the list shows settled to its waiter."""

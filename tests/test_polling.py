@@ -91,10 +91,20 @@ def test_a_project_is_listed_every_interval_while_ends_are_likely_and_less_when_
 
 
 def test_the_last_jobs_of_a_batch_are_looked_at_every_interval() -> None:
-    model = learned([500.0] * RATE_ENDS, [0.0] * RATE_ENDS, running=LAST_JOBS + 1)
+    """The tail is 5% of the jobs watched, at least one and at most LAST_JOBS."""
+    model = learned([500.0] * RATE_ENDS, [0.0] * RATE_ENDS, running=0)
+    for _ in range(1000):
+        model.watch()
+    assert model.last_jobs() == LAST_JOBS == 10
+    model.running = LAST_JOBS + 1
     assert next_list_delay([600.0], model, now=10_000.0) == 60.0
     model.running = LAST_JOBS
     assert next_list_delay([600.0], model, now=10_000.0) == 20.0
+    small = learned([500.0] * RATE_ENDS, [0.0] * RATE_ENDS, running=0)
+    for _ in range(60):
+        small.watch()
+    assert small.last_jobs() == 3
+    assert CompletionModel(SETTINGS).last_jobs() == 1
 
 
 def test_overdue_jobs_are_read_late_and_ever_later() -> None:
