@@ -59,13 +59,18 @@ class SimulateOptions:
     faults: FaultConfig = field(default_factory=FaultConfig)
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     report: Report
     records: list[ClusterRecord]
     exit_code: int
     #: Why the report file could not be written, if it could not.
     report_error: str | None = None
+
+    def __repr__(self) -> str:
+        # Short: asyncio formats the main task's result when it restores SIGINT, and a full
+        # repr of a large fleet's records costs seconds of CPU.
+        return f"RunResult(exit_code={self.exit_code}, clusters={len(self.records)})"
 
 
 class Limiters:

@@ -19,7 +19,7 @@ class ClusterPlan:
     location: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ProjectPlan:
     """One project's clusters, and the endpoint its calls go to."""
 
@@ -38,8 +38,16 @@ class ProjectPlan:
     def rate_key(self) -> str:
         return self.limit_key or self.endpoint
 
+    def __repr__(self) -> str:
+        # Short: a fleet's plan is large, and Python formats reprs in unexpected places
+        # (asyncio's task reprs, enum errors), where a full one costs seconds of CPU.
+        return (
+            f"ProjectPlan(id={self.id!r}, endpoint={self.endpoint!r}, "
+            f"clusters={len(self.clusters)})"
+        )
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class BatchPlan:
     """A whole validated manifest."""
 
@@ -52,3 +60,9 @@ class BatchPlan:
     @property
     def cluster_count(self) -> int:
         return sum(len(p.clusters) for p in self.projects)
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchPlan(name={self.name!r}, projects={len(self.projects)}, "
+            f"clusters={self.cluster_count})"
+        )

@@ -89,15 +89,14 @@ class CompletionModel:
             return None
         window = RATE_INTERVALS * self.settings.interval
         ends = self._ends
-        while len(ends) > RATE_ENDS and ends[1] <= now - window:
+        # Keep the ends within the window, or the latest RATE_ENDS when fewer are.
+        while len(ends) > RATE_ENDS and ends[0] <= now - window:
             ends.popleft()
-        recent = [t for t in ends if t > now - window]
-        if len(recent) < RATE_ENDS:
-            recent = list(ends)[-RATE_ENDS:]
-        span = max(window, now - recent[0])
+        recent = len(ends)
+        span = max(window, now - ends[0])
         # Those that ended were at risk for about half the span, on average.
-        at_risk = (self.running + len(recent) / 2) * span
-        return len(recent) / at_risk if at_risk > 0 else None
+        at_risk = (self.running + recent / 2) * span
+        return recent / at_risk if at_risk > 0 else None
 
 
 def next_list_delay(

@@ -110,8 +110,13 @@ class AdaptiveLimiter:
         # Each waiter's place: (class, then arrival shifted by its class's patience, order).
         self._patience = {Priority.LIST: 0.0, Priority.CREATE: 0.0, Priority.POLL: poll_patience}
         self._waiters: list[tuple[int, float, int, asyncio.Future[None]]] = []
+        #: Waiters' deadlines, soonest first: the driver gives them up when due, so that a
+        #: waiting call needs no timer of its own.
+        self._deadlines: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._driver: asyncio.Task[None] | None = None
+        #: When the driver's current sleep ends (inf while it does not sleep).
+        self._driver_wakes = float("inf")
         self.admitted = 0
         self.throttle_events = 0
 
@@ -151,20 +156,43 @@ class AdaptiveLimiter:
             raise DeadlineExceeded
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, self._place(priority, now, future))
+        timer: asyncio.Future[None] | None = None
+        if deadline is not None:
+            self._add_deadline(deadline, future)
+            if self._driver_wakes != float("inf") and deadline < self._driver_wakes:
+                # The driver sleeps past this deadline: this waiter needs its own timer
+                # (rare: deadlines are mostly far beyond the next slot).
+                timer = asyncio.ensure_future(self._expire_at(deadline))
         if self._driver is None or self._driver.done():
             self._driver = asyncio.ensure_future(self._drive())
-        if deadline is None:
-            await future
-            return
-        timer = asyncio.ensure_future(self._clock.sleep(deadline - now))
         try:
-            await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
+            await future  # DeadlineExceeded when the driver gives the wait up
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
+
+    def _add_deadline(self, deadline: float, future: asyncio.Future[None]) -> None:
+        self._compact()
+        heapq.heappush(self._deadlines, (deadline, next(self._order), future))
+
+    def _compact(self) -> None:
+        """Admitted waits leave their deadlines behind: drop them now and then, so that
+        the heap stays the size of the queue (amortised O(1) per call)."""
+        deadlines = self._deadlines
+        if len(deadlines) > 2 * len(self._waiters) + 64:
+            deadlines[:] = [entry for entry in deadlines if not entry[2].done()]
+            heapq.heapify(deadlines)
+
+    async def _expire_at(self, deadline: float) -> None:
+        await self._clock.sleep(deadline - self._clock.monotonic())
+        self._expire(self._clock.monotonic())
+
+    def _expire(self, now: float) -> None:
+        """Give up every wait whose deadline has come (it uses no slot)."""
+        while self._deadlines and (self._deadlines[0][0] <= now or self._deadlines[0][2].done()):
+            _, _, future = heapq.heappop(self._deadlines)
             if not future.done():
-                future.cancel()  # the driver skips it: no slot is used
-        if future.cancelled():
-            raise DeadlineExceeded
+                future.set_exception(DeadlineExceeded())
 
     def _place(
         self, priority: int, now: float, future: asyncio.Future[None]
@@ -178,17 +206,24 @@ class AdaptiveLimiter:
     async def _drive(self) -> None:
         """Hand out slots to waiters, best priority first, one timer at a time."""
         while self._waiters:
+            now = self._clock.monotonic()
+            self._expire(now)
             if self._waiters[0][-1].done():
                 heapq.heappop(self._waiters)
                 continue
-            now = self._clock.monotonic()
             start = self._start_time()
             if now < start:
-                await self._clock.sleep(start - now)
-                continue  # a pause or a new best waiter may have come meanwhile
+                wake = min(start, self._deadlines[0][0]) if self._deadlines else start
+                self._driver_wakes = wake
+                try:
+                    await self._clock.sleep(wake - now)
+                finally:
+                    self._driver_wakes = float("inf")
+                continue  # a pause, a deadline or a new best waiter may have come meanwhile
             *_, future = heapq.heappop(self._waiters)
             self._grant(now)
             future.set_result(None)
+            self._compact()
             await asyncio.sleep(0)  # let the admitted call start before the next grant
 
     def throttled(self, retry_after: float | None) -> None:

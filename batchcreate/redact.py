@@ -10,6 +10,7 @@ they are fetched), in plain, JSON-escaped and percent-encoded spellings.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -50,6 +51,9 @@ _KEYED = re.compile(
 _SIGNATURE = re.compile(r"(Signature=)[^\s,\"']+")
 _BEARER = re.compile(r"(\bBearer\s+)[^\s,\"']+", re.IGNORECASE)
 _IAM_TOKEN = re.compile(r"\bMII[A-Za-z0-9+/=_-]{100,}")
+#: Text without any of these cannot match a pattern above: most log values (names, ids,
+#: phases) skip the four substitutions.
+_MAYBE_SHAPED = re.compile(r"[:=]|bearer|MII", re.IGNORECASE)
 
 
 def _mask_value(match: re.Match[str]) -> str:
@@ -60,12 +64,21 @@ def _mask_value(match: re.Match[str]) -> str:
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret it shows masked: known values first, then by shape."""
-    for secret in sorted(_spellings(secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
+    for secret in _ordered_spellings(frozenset(secrets)):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    if not _MAYBE_SHAPED.search(text):
+        return text
     text = _SIGNATURE.sub(rf"\g<1>{MASK}", text)
     text = _BEARER.sub(rf"\g<1>{MASK}", text)
     text = _IAM_TOKEN.sub(f"MII{MASK}", text)
     return _KEYED.sub(_mask_value, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _ordered_spellings(secrets: frozenset[str]) -> tuple[str, ...]:
+    """Every spelling of the secrets, longest first (computed once per set of secrets)."""
+    return tuple(sorted(_spellings(secrets), key=len, reverse=True))
 
 
 def _spellings(secrets: Iterable[str]) -> set[str]:
@@ -76,9 +89,14 @@ def _spellings(secrets: Iterable[str]) -> set[str]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret_name(name: str) -> bool:
+    return name.lower().replace("-", "").replace("_", "") in _SECRET_KEYS
+
+
 def is_secret_key(key: object) -> bool:
     """Whether a mapping key names a secret (``X-Auth-Token``, ``security_token``, ...)."""
-    return str(key).lower().replace("-", "").replace("_", "") in _SECRET_KEYS
+    return _is_secret_name(key if isinstance(key, str) else str(key))
 
 
 def redact_value(value: object, secrets: Iterable[str] = ()) -> object:
@@ -139,7 +157,17 @@ class Redactor:
         return redact_text(text, self._secrets)
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
-        return {k: _redact_item(k, v, list(self._secrets)) for k, v in event_dict.items()}
+        secrets = list(self._secrets)
+        out: EventDict = {}
+        for key, value in event_dict.items():
+            # The common cases first: no secret hides in None, a flag or a number.
+            if value is None or isinstance(value, bool):
+                out[key] = value
+            elif isinstance(value, int | float):
+                out[key] = MASK if is_secret_key(key) else value
+            else:
+                out[key] = _redact_item(key, value, secrets)
+        return out
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._secrets)} secrets)"

@@ -60,6 +60,54 @@ async def test_a_waiter_gives_up_at_its_deadline_without_using_a_slot() -> None:
     assert limiter.admitted == 2
 
 
+async def test_a_deadline_before_the_drivers_wake_up_still_ends_the_wait_on_time() -> None:
+    """The endpoint is paused for 60 s and the driver sleeps until then; a call arriving
+    later with a 5 s deadline gives up at its deadline, not at the end of the pause."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(1.0, clock)
+    await limiter.acquire()
+    limiter.throttled(60.0)
+    gave_up: list[float] = []
+
+    async def waiting() -> None:
+        await limiter.acquire(Priority.POLL)  # starts the driver's 60 s sleep
+
+    async def late_and_impatient() -> None:
+        await clock.sleep(1.0)
+        with pytest.raises(DeadlineExceeded):
+            await limiter.acquire(Priority.CREATE, deadline=6.0)
+        gave_up.append(clock.monotonic())
+
+    await clock.run(asyncio.gather(waiting(), late_and_impatient()))
+    assert gave_up == [6.0]
+    assert limiter.admitted == 2
+
+
+async def test_admitted_waits_do_not_pile_up_deadlines() -> None:
+    """A poll with an early deadline waits behind 5,000 creates with later ones: the
+    creates' deadlines, left behind as they are admitted, are dropped as the heap grows,
+    so it stays the size of the queue, not of every call ever made."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(1000.0, clock)
+    sizes: list[tuple[int, int]] = []
+
+    async def create() -> None:
+        await limiter.acquire(Priority.CREATE, deadline=3600.0)
+
+    async def poll() -> None:
+        await limiter.acquire(Priority.POLL, deadline=100.0)
+
+    async def watch() -> None:
+        await clock.sleep(4.5)  # nine tenths through the creates
+        sizes.append((len(limiter._deadlines), len(limiter._waiters)))
+
+    await clock.run(asyncio.gather(*(create() for _ in range(5000)), poll(), watch()))
+    assert limiter.admitted == 5001
+    ((deadlines, waiting),) = sizes
+    assert 300 < waiting < 1000  # a tenth of the creates still queue
+    assert deadlines <= 2 * waiting + 65
+
+
 async def test_a_past_deadline_fails_at_once_unless_a_slot_is_free() -> None:
     """An idle limiter admits even at the deadline; a busy one refuses a deadline already past."""
     clock = VirtualClock(start=10.0)
