@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from batchcreate.errors import ApiError
 from batchcreate.plan import ClusterPlan, ProjectPlan
@@ -42,6 +42,9 @@ class ClusterRecord:
     submitted: Mark | None = None
     accepted: Mark | None = None
     terminal: Mark | None = None
+    #: The report entry, kept once the outcome is final: checkpoints rewrite the whole
+    #: report, and a finished cluster's entry no longer changes.
+    _result: ClusterResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -63,6 +66,14 @@ class ClusterRecord:
         return Outcome.NOT_STARTED, self.reason or "not sent yet when this report was written"
 
     def to_result(self) -> ClusterResult:
+        if self._result is not None:
+            return self._result
+        result = self._build_result()
+        if self.done:
+            self._result = result
+        return result
+
+    def _build_result(self) -> ClusterResult:
         error = self.last_error
         outcome, reason = self.provisional()
         return ClusterResult(
