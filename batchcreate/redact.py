@@ -52,8 +52,8 @@ _SIGNATURE = re.compile(r"(Signature=)[^\s,\"']+")
 _BEARER = re.compile(r"(\bBearer\s+)[^\s,\"']+", re.IGNORECASE)
 _IAM_TOKEN = re.compile(r"\bMII[A-Za-z0-9+/=_-]{100,}")
 #: Text without any of these cannot match a pattern above: most log values (names, ids,
-#: phases) skip the four substitutions.
-_MAYBE_SHAPED = re.compile(r"[:=]|bearer|MII", re.IGNORECASE)
+#: phases, timestamps, URLs) skip the four substitutions.
+_MAYBE_SHAPED = re.compile(r"token|secret|passw|\bsk\b|signature=|bearer|MII", re.IGNORECASE)
 
 
 def _mask_value(match: re.Match[str]) -> str:

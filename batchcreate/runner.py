@@ -46,6 +46,7 @@ from batchcreate.ratelimit import DeadlineExceeded, Priority
 from batchcreate.record import ClusterRecord, Mark
 from batchcreate.report import Outcome
 from batchcreate.retry import Backoff
+from batchcreate.slots import OrderedSlots
 from batchcreate.watch import ProjectWatch, tick
 
 log = structlog.get_logger("batchcreate.runner")
@@ -96,7 +97,7 @@ class Runner:
         self.stop_reason: str | None = None
         self._backoff = backoff or Backoff(self.settings.retry)
         self._on_change = on_change
-        self._in_flight = asyncio.Semaphore(self.settings.max_in_flight)
+        self._in_flight = OrderedSlots(self.settings.max_in_flight)
         #: How long creation jobs take, learned from this batch's ended jobs.
         self.completions = CompletionModel(self.settings.poll)
         self._watches: dict[str, ProjectWatch] = {}
@@ -121,10 +122,13 @@ class Runner:
             "batch.started", clusters=len(self.records), projects=len(self.plan.projects)
         )
         try:
+            by_project: dict[int, list[ClusterRecord]] = {}
+            for record in self.records:
+                by_project.setdefault(id(record.project), []).append(record)
             async with asyncio.TaskGroup() as group:
-                for project in self.plan.projects:
-                    records = [r for r in self.records if r.project is project]
-                    group.create_task(self._run_project(project, records))
+                for rank, project in enumerate(self.plan.projects):
+                    records = by_project.get(id(project), [])
+                    group.create_task(self._run_project(project, records, rank))
         except asyncio.CancelledError:
             if self.stop_reason is None:
                 raise
@@ -166,7 +170,11 @@ class Runner:
 
     # ---- per project -------------------------------------------------------------------
 
-    async def _run_project(self, project: ProjectPlan, records: list[ClusterRecord]) -> None:
+    async def _run_project(
+        self, project: ProjectPlan, records: list[ClusterRecord], rank: int
+    ) -> None:
+        """List the project, then create and follow its clusters; ``rank`` is its place in
+        the manifest, which orders the projects' claims on the batch's in-flight slots."""
         plog = self._log.bind(project=project.id, endpoint=project.rate_key)
         watch = self._watch_of(project)
         try:
@@ -195,7 +203,7 @@ class Runner:
                                 self._settle(record, found)
                                 continue
                         await slots.acquire()
-                        await self._in_flight.acquire()
+                        await self._in_flight.acquire(rank)
                         group.create_task(self._drive(project, record, slots))
             finally:
                 watch.close()

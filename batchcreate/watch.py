@@ -153,8 +153,10 @@ class ProjectWatch:
             watched.settled.cancel()
 
     def close(self) -> None:
-        """No cluster of the project will be watched any more: ``run`` returns."""
+        """No cluster of the project will be watched any more: ``run`` returns, and the
+        list is let go (a large fleet's finished projects would hold every list)."""
         self._closed = True
+        self.by_name = {}
         self._wake.set()
 
     async def run(self) -> None:

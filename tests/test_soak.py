@@ -85,7 +85,8 @@ async def test_soak_every_cluster_once_matching_the_ledger_with_no_duplicates() 
     for entry in report.clusters:
         real = truth.get((entry.project, entry.name))
         outcomes[entry.outcome.value] += 1
-        assert real is not None, entry  # every cluster was created by the simulator
+        # Every cluster was created by the simulator.
+        assert real is not None, (entry.outcome, entry.reason, entry.last_error, entry.attempts)
         assert entry.cluster_id == real["uid"], entry
         if entry.outcome is Outcome.CREATED:
             assert real["phase"] == "Available", (entry, real)

@@ -160,6 +160,10 @@ class FakeCce:
         self.clock = clock
         self._rng = random.Random(self.config.seed)
         self.clusters: dict[tuple[str, str], SimCluster] = {}  # (project, uid)
+        #: (project, name) -> cluster, and project -> its clusters: a create's name check
+        #: and a list are not scans of every cluster.
+        self._named: dict[tuple[str, str], SimCluster] = {}
+        self._in_project: dict[str, list[SimCluster]] = {}
         self.jobs: dict[tuple[str, str], SimJob] = {}  # (project, uid)
         #: Ground truth: create calls received and clusters created, per (project, name).
         self.create_calls: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -197,13 +201,19 @@ class FakeCce:
         cluster = SimCluster(
             uid, project, name, _seed_body(name), self.clock.time(), job, phase, reason
         )
-        self.clusters[(project, uid)] = cluster
+        self._add(cluster)
         return cluster
 
+    def _add(self, cluster: SimCluster) -> None:
+        self.clusters[(cluster.project, cluster.uid)] = cluster
+        self._named[(cluster.project, cluster.name)] = cluster
+        self._in_project.setdefault(cluster.project, []).append(cluster)
+
     def cluster_named(self, project: str, name: str) -> SimCluster | None:
-        for cluster in self.clusters.values():
-            if cluster.project == project and cluster.name == name:
-                return cluster
+        cluster = self._named.get((project, name))
+        # Tests delete clusters from ``clusters`` directly: the index follows it.
+        if cluster is not None and self.clusters.get((project, cluster.uid)) is cluster:
+            return cluster
         return None
 
     def ledger(self) -> dict[str, Any]:
@@ -432,7 +442,7 @@ class FakeCce:
             reason or None,
             reason or None,
         )
-        self.clusters[(project, uid)] = cluster
+        self._add(cluster)
         self.jobs[(project, job.uid)] = job
         return cluster
 
@@ -440,8 +450,9 @@ class FakeCce:
         wanted = query.get("status")
         items = [
             self._cluster_json(c)
-            for c in self.clusters.values()
-            if c.project == project and (not wanted or self.cluster_phase(c) == wanted)
+            for c in self._in_project.get(project, ())
+            if self.clusters.get((project, c.uid)) is c  # tests delete from ``clusters``
+            and (not wanted or self.cluster_phase(c) == wanted)
         ]
         return self._json(200, {"kind": "Cluster", "apiVersion": "v3", "items": items})
 

@@ -1,0 +1,57 @@
+"""In-flight slots served in the manifest's order of projects."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from batchcreate.clock import VirtualClock
+from batchcreate.slots import OrderedSlots
+
+
+async def test_a_freed_slot_goes_to_the_earliest_project_waiting() -> None:
+    clock = VirtualClock()
+    slots = OrderedSlots(1)
+    await slots.acquire(0)
+    served: list[str] = []
+
+    async def claim(name: str, rank: int, delay: float) -> None:
+        await clock.sleep(delay)
+        await slots.acquire(rank)
+        served.append(name)
+        await clock.sleep(1.0)
+        slots.release()
+
+    async def holder() -> None:
+        await clock.sleep(5.0)
+        slots.release()
+
+    await clock.run(
+        asyncio.gather(
+            holder(),
+            claim("late-project-first", 7, 1.0),
+            claim("early-project", 2, 2.0),
+            claim("early-project-again", 2, 3.0),
+            claim("first-project", 0, 4.0),
+        )
+    )
+    assert served == ["first-project", "early-project", "early-project-again", "late-project-first"]
+    assert slots.free == 1
+
+
+async def test_a_waiter_cancelled_after_its_grant_gives_the_slot_back() -> None:
+    slots = OrderedSlots(1)
+    await slots.acquire()
+    waiter = asyncio.ensure_future(slots.acquire(3))
+    await asyncio.sleep(0)
+    slots.release()  # granted to the waiter ...
+    waiter.cancel()  # ... which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert slots.free == 1
+
+
+def test_no_slots_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        OrderedSlots(0)
