@@ -39,7 +39,7 @@ from batchcreate.runner import Runner, exit_code_for
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
 from batchcreate.simulator.faults import FaultConfig, format_fault_spec
 from batchcreate.simulator.server import start_simulator
-from batchcreate.transport import AiohttpTransport, Transport
+from batchcreate.transport import AiohttpTransport, EnvProxies, Transport
 
 log = structlog.get_logger("batchcreate.app")
 
@@ -309,12 +309,16 @@ async def connected(
         for warning in warnings:
             log.warning("credentials.warning", message=warning)
     connector = aiohttp.TCPConnector(ssl=tls.ssl_setting())
-    # Honour HTTPS_PROXY/NO_PROXY against the cloud; a loopback simulator is reached directly.
+    # Honour HTTPS_PROXY/NO_PROXY against the cloud (looked up once per endpoint, not by
+    # aiohttp's trust_env on every request); a loopback simulator is reached directly.
+    proxies = EnvProxies(environ) if simulate is None else None
     async with (
-        aiohttp.ClientSession(connector=connector, trust_env=simulate is None) as session,
+        aiohttp.ClientSession(connector=connector, trust_env=False) as session,
         contextlib.AsyncExitStack() as stack,
     ):
-        transport = AiohttpTransport(session, timeout=plan.settings.request_timeout)
+        transport = AiohttpTransport(
+            session, timeout=plan.settings.request_timeout, proxies=proxies
+        )
         auth: Authenticator
         if auth_factory is not None:
             auth = auth_factory()

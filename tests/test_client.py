@@ -38,7 +38,7 @@ from batchcreate.errors import (
 from batchcreate.ratelimit import AdaptiveLimiter, DeadlineExceeded
 from batchcreate.retry import Backoff
 from batchcreate.settings import RetrySettings
-from batchcreate.transport import AiohttpTransport
+from batchcreate.transport import AiohttpTransport, EnvProxies
 
 ENDPOINT = "https://cce.cn-north-4.myhuaweicloud.com"
 TOKEN = "tok-123"
@@ -833,3 +833,23 @@ async def test_list_reads_a_body_that_arrives_in_several_chunks(
     assert len(payload) > 8 * 512
     assert len(clusters) == 200
     assert clusters[-1].metadata.name == "cluster-199"
+
+
+def test_proxies_come_from_the_environment_once_per_origin() -> None:
+    """HTTPS_PROXY for https endpoints, HTTP_PROXY for http, NO_PROXY hosts and domains
+    sent direct; the lookup is made once per origin."""
+    proxies = EnvProxies(
+        {
+            "HTTPS_PROXY": "http://proxy.corp:3128",
+            "http_proxy": "http://plain.corp:8080",
+            "NO_PROXY": "localhost, .internal.example,cce.eu-west-101.myhuaweicloud.eu",
+        }
+    )
+    cloud = "https://cce.cn-north-4.myhuaweicloud.com/api/v3/projects/p/clusters"
+    assert proxies.for_url(cloud) == "http://proxy.corp:3128"
+    assert proxies.for_url("http://sim.test:8443/api") == "http://plain.corp:8080"
+    assert proxies.for_url("https://cce.eu-west-101.myhuaweicloud.eu/x") is None
+    assert proxies.for_url("https://cce.a.internal.example/x") is None
+    assert proxies.for_url("http://localhost:8443/x") is None
+    assert EnvProxies({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}).for_url(cloud) is None
+    assert EnvProxies({}).for_url(cloud) is None
