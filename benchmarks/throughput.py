@@ -1,0 +1,953 @@
+"""Throughput benchmark over real loopback HTTP: batchcreate, a thread pool around the
+official SDK, and a bare aiohttp loop, each against the simulator in its own process.
+
+Run it from the project's root (needs the ``bench`` or ``test`` extra, for
+``huaweicloudsdkcce``); the defaults take five to eight minutes on two cores::
+
+    .venv/bin/python benchmarks/throughput.py [--sizes 1000,10000] [--rate 300]
+        [--huge 100000 [--huge-rate 1500]] [--json]
+
+What runs
+---------
+For every size and tool, a fresh simulator process (``serve`` below) and then the tool as a
+child process of its own, one after the other, so that each process's CPU and memory are its
+own (``os.wait4``) and no two runs share a core:
+
+- **batchcreate**: ``batchcreate run MANIFEST --report R --no-progress`` (through a wrapper
+  that calls ``batchcreate.cli.main`` in the child, to read the CPU spent after the imports),
+  on a manifest from ``benchmarks/manifests.py``: ``--per-project`` clusters per project
+  (default 100), ``rateLimit`` = ``--rate``, ``maxInFlight`` 1000, ``maxInFlightPerProject``
+  100, first poll after ``--settle`` (1 s), then every 0.5 s; token auth
+  (``BATCHCREATE_TOKEN``), default log level (info, JSON lines to a file). It makes whatever
+  calls its runner makes (lists, creates, job polls, cluster reads): they are counted, not
+  prescribed.
+- **sdk pool**: ``huaweicloudsdkcce`` v3 ``CceClient`` (one per project, AK/SK signing, as the
+  SDK always signs) in a ``ThreadPoolExecutor`` of ``--sdk-workers`` threads (default 10):
+  every create (``CreateClusterRequest``), then every job poll (``ShowJobRequest``), each poll
+  no sooner than ``--settle`` after its create, so that one poll sees the job finished: a
+  create and one poll per cluster (a job still running is polled again, and counted).
+- **bare aiohttp**: one ``ClientSession``, ``--bare-concurrency`` coroutines (default 1000),
+  each taking the next cluster: POST the create, sleep until ``--settle`` after it, GET the
+  job (again while it runs); ``json.loads`` on every answer; an ``X-Auth-Token`` header.
+
+The SDK pool and the bare loop pace their calls with a few lines of code, at the same
+``--rate`` as batchcreate: sends ``1 / rate`` apart, one at a time, a send up to 2 ms late
+(a timer's overshoot: asyncio rounds epoll waits up to whole milliseconds) made up by the
+next. A high ``--rate`` (``100000``) measures every tool unpaced, bound by CPU instead.
+
+The simulator (``serve``) is the project's fake CCE (``FakeCce`` served by
+``batchcreate.simulator.server.make_app``) with jobs of ``--job-duration`` (0.5 s, ±30 %), two
+additions: a middleware that notes each call's arrival time (``/_bench/calls``), and a
+name and project index (``FakeCce.cluster_named`` and the list scanned every cluster, so a
+create cost O(clusters) and a 100,000-cluster run measured the server, not the client; the
+subclass is harmless, and redundant, where ``FakeCce`` keeps such an index itself).
+
+Figures, per tool and size
+--------------------------
+- **calls**: API calls the simulator received (every kind, retries and 429s included); the
+  tool's own count is checked against it.
+- **wall s**: from starting the tool's process until it exits (imports included).
+- **calls/s** and **% of limit**: calls per second over the *busy span*, from the first call's
+  arrival to the last create's, while the tool still had creates queued, so the rate limit,
+  not the work left, bounds it: ``(calls in span - 1) / span``. The tail (the last clusters'
+  polls, which wait for their jobs) is left out.
+- **peak 1 s**: the most calls that arrived within any 1 s window (sliding). A call arrives
+  a little after its admission (building the request, other tasks' turns on the event loop
+  or the GIL), so a tool whose limiter never admits more than the limit in a second can
+  still show a few more arrivals here; the ratio line adds the busiest 10 s, divided by 10.
+- **CPU ms/cl**, **CPU ms/call**: the tool process's user+system CPU from after its imports
+  to the end of its work (``time.process_time`` in the child), per cluster and per call.
+  **other s**: the rest of the process's CPU (interpreter start, imports, and exit, which
+  frees everything), left out of the per-cluster figures.
+- **RSS MB**: the process's peak resident memory (``ru_maxrss``).
+- **srv %**: the simulator's CPU over the tool's wall time, in % of a core; near 100 % the
+  server, not the client, was the bottleneck (the output says so).
+- **created**: clusters the simulator holds ``Available`` over clusters asked for, and
+  names created more than once (**dup**).
+
+``--huge N`` adds batchcreate alone at N clusters (and at 1,000 with the same settings, for
+the ratio) with ``--huge-rate``, and prints its peak RSS and CPU per cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import contextlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    from benchmarks.manifests import cluster_name, fleet_manifest, project_id, split, write_manifest
+except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
+    from manifests import (  # type: ignore[no-redef, import-not-found]
+        cluster_name,
+        fleet_manifest,
+        project_id,
+        split,
+        write_manifest,
+    )
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parent.parent
+DEFAULT_SIZES = (1000, 10_000)
+DEFAULT_RATE = 300.0
+DEFAULT_HUGE_RATE = 1500.0
+DEFAULT_PER_PROJECT = 100
+DEFAULT_JOB_DURATION = 0.5
+#: Jobs last job_duration ± 30 %: a first poll 1 s after a create finds a 0.5 s job done.
+DEFAULT_SETTLE = 1.0
+POLL_INTERVAL = 0.5
+#: How late a timer may fire (asyncio rounds epoll waits up to whole milliseconds).
+TIMER_SLACK = 0.002
+DEFAULT_SDK_WORKERS = 10
+DEFAULT_BARE_CONCURRENCY = 1000
+MAX_IN_FLIGHT = 1000
+MAX_IN_FLIGHT_PER_PROJECT = 100
+BASELINE_SIZE = 1000
+CALLS_PATH = "/_bench/calls"
+#: The line the simulator prints on its standard output when the first create arrives.
+FIRST_CREATE = "first create"
+SUMMARY_PATH = "/_bench/summary"
+TOKEN = "bench-token"
+TERMINAL_JOB_PHASES = frozenset({"Success", "Failed"})
+TOOLS = ("batchcreate", "sdk pool", "bare aiohttp")
+
+#: The targets of the performance issue, printed beside the figures (never asserted).
+TARGET_RATE_SHARE = 0.97
+TARGET_CALL_CPU_VS_BARE = 1.5
+TARGET_SDK_VS_BATCHCREATE = 5.0
+TARGET_HUGE_RSS_MB = 500.0
+TARGET_HUGE_CPU_GROWTH = 1.3
+
+CREATE_SPEC: dict[str, Any] = {
+    "type": "VirtualMachine",
+    "flavor": "cce.s1.small",
+    "hostNetwork": {"vpc": "vpc-bench", "subnet": "subnet-bench"},
+    "containerNetwork": {"mode": "overlay_l2"},
+}
+
+
+# ---- the simulator process ---------------------------------------------------------------
+
+
+def call_kind(method: str, path: str) -> str | None:
+    """Which CCE call a request is (``create``, ``list``, ``cluster``, ``job``), or None."""
+    if not path.startswith("/api/v3/projects/"):
+        return None
+    if method == "POST":
+        return "create"
+    if "/jobs/" in path:
+        return "job"
+    return "list" if path.rstrip("/").endswith("/clusters") else "cluster"
+
+
+async def _serve(job_duration: float, seed: int) -> None:
+    """The project's simulator on a free loopback port, with arrival times and a name index."""
+    from aiohttp import web
+
+    from batchcreate.clock import SystemClock
+    from batchcreate.simulator.fake_cce import FakeCce, SimAnswer, SimCluster, SimulatorConfig
+    from batchcreate.simulator.server import make_app
+
+    class IndexedClusters(dict[tuple[str, str], SimCluster]):
+        """``FakeCce.clusters`` that also indexes each cluster by name and by project."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.by_name: dict[tuple[str, str], SimCluster] = {}
+            self.by_project: defaultdict[str, list[SimCluster]] = defaultdict(list)
+
+        def __setitem__(self, key: tuple[str, str], cluster: SimCluster) -> None:
+            super().__setitem__(key, cluster)
+            self.by_name[(cluster.project, cluster.name)] = cluster
+            self.by_project[cluster.project].append(cluster)
+
+    class IndexedFakeCce(FakeCce):
+        """``FakeCce`` answering the same, with lookups by name and project that do not scan
+        every cluster of every project."""
+
+        clusters: IndexedClusters
+
+        def __init__(self, config: SimulatorConfig) -> None:
+            super().__init__(config, clock=SystemClock())
+            self.clusters = IndexedClusters()
+
+        def cluster_named(self, project: str, name: str) -> SimCluster | None:
+            return self.clusters.by_name.get((project, name))
+
+        def _list(self, project: str, query: Mapping[str, str]) -> SimAnswer:
+            wanted = query.get("status")
+            items = [
+                self._cluster_json(c)
+                for c in self.clusters.by_project.get(project, ())
+                if not wanted or self.cluster_phase(c) == wanted
+            ]
+            return self._json(200, {"kind": "Cluster", "apiVersion": "v3", "items": items})
+
+    cce = IndexedFakeCce(SimulatorConfig(job_duration=job_duration, seed=seed))
+    arrivals: list[float] = []
+    kinds: list[str] = []
+    creates_seen: list[bool] = []
+
+    def summary() -> dict[str, Any]:
+        phases = Counter(cce.cluster_phase(c) for c in cce.clusters.values())
+        return {
+            "clusters": len(cce.clusters),
+            "phases": dict(phases),
+            "duplicates": sum(1 for n in cce.created.values() if n > 1),
+            "requests": dict(cce.requests),
+        }
+
+    # A middleware, because make_app's catch-all route would shadow any route added here.
+    @web.middleware
+    async def timed(request: web.Request, handler: Any) -> web.StreamResponse:
+        kind = call_kind(request.method, request.path)
+        if kind is not None:
+            arrivals.append(time.monotonic())
+            kinds.append(kind)
+            if kind == "create" and not creates_seen:
+                creates_seen.append(True)
+                print(FIRST_CREATE, flush=True)  # what idle.py waits for
+        elif request.path == CALLS_PATH:
+            return web.json_response({"arrivals": arrivals, "kinds": kinds})
+        elif request.path == SUMMARY_PATH:
+            return web.json_response(summary())
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app = make_app(cce)
+    app.middlewares.append(timed)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(f"simulator listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+@dataclass
+class ServerUsage:
+    cpu: float
+    rss_mb: float
+
+
+@dataclass
+class Simulator:
+    """A running simulator process: its URL, and what it saw."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    usage: ServerUsage | None = None
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=60) as answer:
+            return json.load(answer)
+
+    def stop(self) -> None:
+        if self.proc.returncode is not None:
+            return
+        self.proc.terminate()
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.usage = ServerUsage(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+@contextlib.contextmanager
+def simulator(job_duration: float, seed: int = 1) -> Iterator[Simulator]:
+    """A fresh simulator process (``serve``) on a free loopback port."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE), "serve", str(job_duration), str(seed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env=child_env(),
+    )
+    sim = Simulator(proc, "")
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if not first.startswith("simulator listening on "):
+            raise RuntimeError(f"the simulator did not start: {first!r}")
+        sim.url = first.split()[-1]
+        yield sim
+    finally:
+        sim.stop()
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every child: loopback never through a proxy, no stray credentials."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HUAWEICLOUD_SDK_", "BATCHCREATE_")) and "proxy" not in k.lower()
+    }
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env | dict(extra or {})
+
+
+# ---- the tools, each run as a child process -----------------------------------------------
+
+
+def _write_result(path: str, result: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(result), encoding="utf-8")
+
+
+def child_batchcreate(out: str, argv: list[str]) -> int:
+    """``batchcreate`` with ``argv``, noting the CPU spent after the imports."""
+    import batchcreate.app
+    import batchcreate.cli
+
+    assert batchcreate.app  # imported for its cost, before the clock starts
+    started = time.process_time()
+    code = batchcreate.cli.main(argv)
+    _write_result(out, {"workCpu": time.process_time() - started, "exitCode": code})
+    return code
+
+
+class Pacer:
+    """Pacing for threads: sends ``1 / rate`` apart, a send late by up to ``TIMER_SLACK``
+    (a timer's overshoot) made up by the next one, so no slot is lost and none is added."""
+
+    def __init__(self, rate: float) -> None:
+        self._gap = 1.0 / rate
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def _sent(self) -> None:
+        self._next = max(self._next, time.monotonic() - TIMER_SLACK) + self._gap
+
+    def wait(self) -> None:
+        with self._lock:  # one sleeper at a time, so sends keep their order and spacing
+            time.sleep(max(0.0, self._next - time.monotonic()))
+            self._sent()
+
+
+class AsyncPacer(Pacer):
+    """The same for coroutines, which queue on the lock first come first served."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__(rate)
+        self._async_lock = asyncio.Lock()
+
+    async def wait_async(self) -> None:
+        async with self._async_lock:
+            await asyncio.sleep(max(0.0, self._next - time.monotonic()))
+            self._sent()
+
+
+def assignments(clusters: int, per_project: int) -> list[tuple[str, str]]:
+    """(project id, cluster name) for every cluster, laid out as the manifest lays them."""
+    return [
+        (project_id(p), cluster_name(i))
+        for p, block in enumerate(split(clusters, projects_for(clusters, per_project)))
+        for i in block
+    ]
+
+
+def projects_for(clusters: int, per_project: int) -> int:
+    return max(1, math.ceil(clusters / per_project))
+
+
+def child_sdk(
+    out: str, url: str, clusters: int, per_project: int, rate: float, workers: int, settle: float
+) -> int:
+    """Creates, then one poll each, through ``huaweicloudsdkcce`` in a thread pool."""
+    from huaweicloudsdkcce.v3 import (  # type: ignore[import-untyped]
+        CceClient,
+        Cluster,
+        ClusterMetadata,
+        ClusterSpec,
+        ContainerNetwork,
+        CreateClusterRequest,
+        HostNetwork,
+        ShowJobRequest,
+    )
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials  # type: ignore[import-untyped]
+    from huaweicloudsdkcore.http.http_config import HttpConfig  # type: ignore[import-untyped]
+
+    started = time.process_time()
+    work = assignments(clusters, per_project)
+    config = HttpConfig.get_default_config()
+    config.pool_maxsize = workers
+    sdk_clients: dict[str, Any] = {}
+    for project, _ in work:
+        if project not in sdk_clients:
+            sdk_clients[project] = (
+                CceClient.new_builder()
+                .with_http_config(config)
+                .with_credentials(BasicCredentials("BENCHAK", "bench-sk", project))
+                .with_endpoints([url])
+                .build()
+            )
+    pacer = Pacer(rate)
+    calls: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def count(kind: str, error: BaseException | None = None) -> None:
+        with lock:
+            calls[kind] += 1
+            if error is not None:
+                errors[type(error).__name__] += 1
+
+    def create(item: tuple[str, str]) -> tuple[str, str | None, float]:
+        project, name = item
+        body = Cluster(
+            kind="Cluster",
+            api_version="v3",
+            metadata=ClusterMetadata(name=name),
+            spec=ClusterSpec(
+                type="VirtualMachine",
+                flavor="cce.s1.small",
+                host_network=HostNetwork(vpc="vpc-bench", subnet="subnet-bench"),
+                container_network=ContainerNetwork(mode="overlay_l2"),
+            ),
+        )
+        pacer.wait()
+        try:
+            answer = sdk_clients[project].create_cluster(CreateClusterRequest(body=body))
+        except Exception as exc:
+            count("create", exc)
+            return project, None, time.monotonic()
+        count("create")
+        return project, answer.status.job_id, time.monotonic()
+
+    def poll(item: tuple[str, str | None, float]) -> str | None:
+        project, job_id, created = item
+        if job_id is None:
+            return None
+        due = created + settle
+        while True:
+            time.sleep(max(0.0, due - time.monotonic()))
+            pacer.wait()
+            try:
+                answer = sdk_clients[project].show_job(ShowJobRequest(job_id=job_id))
+            except Exception as exc:
+                count("job", exc)
+                return None
+            count("job")
+            phase: str | None = answer.status.phase
+            if phase in TERMINAL_JOB_PHASES:
+                return phase
+            due = time.monotonic() + POLL_INTERVAL
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        jobs = list(pool.map(create, work))
+        phases = Counter(pool.map(poll, jobs))
+    _write_result(
+        out,
+        {
+            "workCpu": time.process_time() - started,
+            "calls": dict(calls),
+            "errors": dict(errors),
+            "succeeded": phases.get("Success", 0),
+        },
+    )
+    return 0
+
+
+def child_bare(
+    out: str,
+    url: str,
+    clusters: int,
+    per_project: int,
+    rate: float,
+    concurrency: int,
+    settle: float,
+) -> int:
+    """Creates and job polls with aiohttp alone: a session, coroutines, ``json.loads``."""
+    import aiohttp
+
+    started = time.process_time()
+    work = iter(assignments(clusters, per_project))
+    pacer = AsyncPacer(rate)
+    calls: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    phases: Counter[str] = Counter()
+    headers = {"X-Auth-Token": TOKEN, "Content-Type": "application/json;charset=UTF-8"}
+
+    async def one(session: aiohttp.ClientSession, project: str, name: str) -> None:
+        body = {"kind": "Cluster", "apiVersion": "v3", "metadata": {"name": name}}
+        body["spec"] = CREATE_SPEC
+        await pacer.wait_async()
+        calls["create"] += 1
+        async with session.post(
+            f"{url}/api/v3/projects/{project}/clusters", data=json.dumps(body)
+        ) as answer:
+            data = json.loads(await answer.read())
+            if answer.status != 201:
+                errors[f"create {answer.status}"] += 1
+                return
+        job_url = f"{url}/api/v3/projects/{project}/jobs/{data['status']['jobID']}"
+        due = time.monotonic() + settle
+        while True:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await pacer.wait_async()
+            calls["job"] += 1
+            async with session.get(job_url) as answer:
+                data = json.loads(await answer.read())
+                if answer.status != 200:
+                    errors[f"job {answer.status}"] += 1
+                    return
+            phase = data["status"]["phase"]
+            if phase in TERMINAL_JOB_PHASES:
+                phases[phase] += 1
+                return
+            due = time.monotonic() + POLL_INTERVAL
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for project, name in work:
+            try:
+                await one(session, project, name)
+            except (aiohttp.ClientError, OSError, KeyError, ValueError) as exc:
+                errors[type(exc).__name__] += 1
+
+    async def main() -> None:
+        async with aiohttp.ClientSession(headers=headers) as session:
+            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+
+    asyncio.run(main())
+    _write_result(
+        out,
+        {
+            "workCpu": time.process_time() - started,
+            "calls": dict(calls),
+            "errors": dict(errors),
+            "succeeded": phases.get("Success", 0),
+        },
+    )
+    return 0
+
+
+# ---- measuring one run --------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One tool at one size: the figures the table prints."""
+
+    tool: str
+    clusters: int
+    calls: int
+    calls_by_kind: dict[str, int]
+    wall: float
+    rate: float
+    limit: float
+    peak_window: int
+    #: The most calls within any 10 s window, divided by 10 (None for runs shorter than
+    #: that): less sensitive to the jitter between a call's admission and its arrival.
+    peak_10s: float | None
+    busy_span: float
+    work_cpu: float
+    total_cpu: float
+    rss_mb: float
+    server_cpu: float
+    available: int
+    duplicates: int
+    tool_calls: int
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def calls_per_cluster(self) -> float:
+        return self.calls / self.clusters
+
+    @property
+    def share(self) -> float:
+        return self.rate / self.limit
+
+    @property
+    def cpu_ms_per_cluster(self) -> float:
+        return 1000 * self.work_cpu / self.clusters
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return 1000 * self.work_cpu / self.calls if self.calls else math.nan
+
+    @property
+    def other_cpu(self) -> float:
+        return self.total_cpu - self.work_cpu
+
+    @property
+    def server_share(self) -> float:
+        return self.server_cpu / self.wall
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {
+            "callsPerCluster": round(self.calls_per_cluster, 3),
+            "shareOfLimit": round(self.share, 4),
+            "cpuMsPerCluster": round(self.cpu_ms_per_cluster, 4),
+            "cpuMsPerCall": round(self.cpu_ms_per_call, 4),
+            "otherCpu": round(self.other_cpu, 3),
+            "serverCpuShare": round(self.server_share, 3),
+        }
+
+
+def busy_rate(arrivals: Sequence[float], kinds: Sequence[str]) -> tuple[float, float]:
+    """Calls per second from the first call to the last create (while creates were queued),
+    and that span's length; with a single call, (0, 0)."""
+    last_create = max((i for i, k in enumerate(kinds) if k == "create"), default=-1)
+    if last_create < 1:
+        return 0.0, 0.0
+    span = arrivals[last_create] - arrivals[0]
+    return (last_create / span if span > 0 else math.inf), span
+
+
+def peak_window(arrivals: Sequence[float], window: float = 1.0) -> int:
+    """The most arrivals within any half-open window ``[t, t + window)``."""
+    best = 0
+    for i, start in enumerate(arrivals):
+        best = max(best, bisect.bisect_left(arrivals, start + window, lo=i) - i)
+    return best
+
+
+def run_child(
+    argv: list[str], *, env: dict[str, str], log: Path
+) -> tuple[int, float, float, float]:
+    """Run a child to its end: exit code, wall seconds, CPU seconds, peak RSS in MB."""
+    started = time.monotonic()
+    with log.open("w") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - started
+    return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    rate: float = DEFAULT_RATE
+    per_project: int = DEFAULT_PER_PROJECT
+    job_duration: float = DEFAULT_JOB_DURATION
+    settle: float = DEFAULT_SETTLE
+    sdk_workers: int = DEFAULT_SDK_WORKERS
+    bare_concurrency: int = DEFAULT_BARE_CONCURRENCY
+    log_level: str = "info"
+
+
+def measure(tool: str, clusters: int, config: Config, workdir: Path) -> Row:
+    """Run ``tool`` on ``clusters`` clusters against a fresh simulator; its figures."""
+    stem = f"{tool.split()[0]}-{clusters}"
+    out = workdir / f"{stem}-result.json"
+    log = workdir / f"{stem}-stderr.log"
+    with simulator(config.job_duration) as sim:
+        argv = tool_argv(tool, clusters, config, sim.url, workdir, out)
+        env = child_env({"BATCHCREATE_TOKEN": TOKEN} if tool == "batchcreate" else None)
+        code, wall, total_cpu, rss_mb = run_child(argv, env=env, log=log)
+        if not out.exists():
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{tool} at {clusters} clusters exited {code}:\n{tail}")
+        result = json.loads(out.read_text())
+        timing = sim.get(CALLS_PATH)
+        (workdir / f"{stem}-calls.json").write_text(json.dumps(timing), encoding="utf-8")
+        state = sim.get(SUMMARY_PATH)
+    assert sim.usage is not None
+    arrivals, kinds = timing["arrivals"], timing["kinds"]
+    rate, span = busy_rate(arrivals, kinds)
+    if tool == "batchcreate":
+        report = json.loads((workdir / f"{stem}-report.json").read_text())
+        tool_calls = int(report["calls"]["total"])
+        errors = {k: v for k, v in report["summary"].items() if k != "total" and k != "created"}
+        errors = {k: v for k, v in errors.items() if v}
+    else:
+        tool_calls = sum(result["calls"].values())
+        errors = result["errors"]
+    return Row(
+        tool=tool,
+        clusters=clusters,
+        calls=len(arrivals),
+        calls_by_kind=dict(Counter(kinds)),
+        wall=wall,
+        rate=rate,
+        limit=config.rate,
+        peak_window=peak_window(arrivals),
+        peak_10s=peak_window(arrivals, 10.0) / 10 if arrivals[-1] - arrivals[0] >= 10 else None,
+        busy_span=span,
+        work_cpu=float(result["workCpu"]),
+        total_cpu=total_cpu,
+        rss_mb=rss_mb,
+        server_cpu=sim.usage.cpu,
+        available=int(state["phases"].get("Available", 0)),
+        duplicates=int(state["duplicates"]),
+        tool_calls=tool_calls,
+        errors=errors,
+    )
+
+
+def tool_argv(
+    tool: str, clusters: int, config: Config, url: str, workdir: Path, out: Path
+) -> list[str]:
+    me = [sys.executable, str(HERE)]
+    shared = [url, str(clusters), str(config.per_project), f"{config.rate:g}"]
+    if tool == "sdk pool":
+        return [*me, "child-sdk", str(out), *shared, str(config.sdk_workers), f"{config.settle:g}"]
+    if tool == "bare aiohttp":
+        extra = [str(config.bare_concurrency), f"{config.settle:g}"]
+        return [*me, "child-bare", str(out), *shared, *extra]
+    stem = f"batchcreate-{clusters}"
+    manifest = fleet_manifest(
+        clusters,
+        projects_for(clusters, config.per_project),
+        rate=config.rate,
+        endpoint=url,
+        max_in_flight=MAX_IN_FLIGHT,
+        max_in_flight_per_project=MAX_IN_FLIGHT_PER_PROJECT,
+        initial_delay=config.settle,
+        interval=POLL_INTERVAL,
+        name=stem,
+    )
+    path = write_manifest(manifest, workdir / f"{stem}.yaml")
+    report = workdir / f"{stem}-report.json"
+    run = ["run", str(path), "--report", str(report), "--no-progress"]
+    return [*me, "child-batchcreate", str(out), *run, "--log-level", config.log_level]
+
+
+# ---- output -------------------------------------------------------------------------------
+
+COLUMNS = (
+    ("tool", 12, "{}"),
+    ("clusters", 8, "{:,}"),
+    ("calls", 8, "{:,}"),
+    ("calls/cl", 8, "{:.2f}"),
+    ("wall s", 7, "{:.1f}"),
+    ("calls/s", 7, "{:.1f}"),
+    ("limit", 6, "{:g}"),
+    ("% limit", 7, "{:.1%}"),
+    ("peak 1s", 7, "{}"),
+    ("CPU ms/cl", 9, "{:.3f}"),
+    ("CPU ms/call", 11, "{:.3f}"),
+    ("other s", 7, "{:.2f}"),
+    ("RSS MB", 7, "{:.0f}"),
+    ("srv %", 5, "{:.0%}"),
+    ("created", 13, "{}"),
+    ("dup", 3, "{}"),
+)
+
+
+def _cells(row: Row) -> list[Any]:
+    return [
+        row.tool,
+        row.clusters,
+        row.calls,
+        row.calls_per_cluster,
+        row.wall,
+        row.rate,
+        row.limit,
+        row.share,
+        row.peak_window,
+        row.cpu_ms_per_cluster,
+        row.cpu_ms_per_call,
+        row.other_cpu,
+        row.rss_mb,
+        row.server_share,
+        f"{row.available:,}/{row.clusters:,}",
+        row.duplicates,
+    ]
+
+
+def render_rows(rows: Sequence[Row]) -> list[str]:
+    head = "  ".join(f"{name:>{width}}" for name, width, _ in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        cells = (fmt.format(v) for (_, _, fmt), v in zip(COLUMNS, _cells(row), strict=True))
+        lines.append("  ".join(f"{c:>{w}}" for c, (_, w, _) in zip(cells, COLUMNS, strict=True)))
+    return lines
+
+
+def _verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def ratio_lines(rows: Sequence[Row]) -> list[str]:
+    by = {r.tool: r for r in rows}
+    bc, sdk, bare = by.get("batchcreate"), by.get("sdk pool"), by.get("bare aiohttp")
+    lines = []
+    if bc is not None:
+        ok = bc.share >= TARGET_RATE_SHARE and bc.peak_window <= bc.limit
+        ten = "" if bc.peak_10s is None else f", {bc.peak_10s:g}/s in 10 s"
+        lines.append(
+            f"  batchcreate calls/s: {bc.share:.1%} of the limit over {bc.busy_span:.1f} s, "
+            f"peak {bc.peak_window} in 1 s{ten} (limit {bc.limit:g})   target ≥ "
+            f"{TARGET_RATE_SHARE:.0%} and never above: {_verdict(ok)}"
+        )
+    if bc is not None and bare is not None:
+        ratio = bc.cpu_ms_per_call / bare.cpu_ms_per_call
+        lines.append(
+            f"  CPU per call, batchcreate ÷ bare aiohttp: {bc.cpu_ms_per_call:.3f} / "
+            f"{bare.cpu_ms_per_call:.3f} = {ratio:.2f}x   target ≤ "
+            f"{TARGET_CALL_CPU_VS_BARE:g}x: {_verdict(ratio <= TARGET_CALL_CPU_VS_BARE)}"
+        )
+    if bc is not None and sdk is not None:
+        ratio = sdk.cpu_ms_per_cluster / bc.cpu_ms_per_cluster
+        lines.append(
+            f"  CPU per cluster, sdk pool ÷ batchcreate: {sdk.cpu_ms_per_cluster:.3f} / "
+            f"{bc.cpu_ms_per_cluster:.3f} = {ratio:.2f}x   target ≥ "
+            f"{TARGET_SDK_VS_BATCHCREATE:g}x: {_verdict(ratio >= TARGET_SDK_VS_BATCHCREATE)}"
+        )
+    for row in rows:
+        if row.server_share >= 0.85:
+            lines.append(
+                f"  note: the simulator used {row.server_share:.0%} of a core during "
+                f"{row.tool}'s run: the server may have been the bottleneck"
+            )
+        if row.calls != row.tool_calls:
+            lines.append(
+                f"  note: {row.tool} counted {row.tool_calls} calls, the simulator {row.calls}"
+            )
+        if row.errors:
+            lines.append(f"  note: {row.tool}: {row.errors}")
+    return lines
+
+
+def huge_lines(base: Row, huge: Row) -> list[str]:
+    growth = huge.cpu_ms_per_cluster / base.cpu_ms_per_cluster
+    return [
+        f"  peak RSS at {huge.clusters:,}: {huge.rss_mb:.0f} MB   target ≤ "
+        f"{TARGET_HUGE_RSS_MB:g} MB: {_verdict(huge.rss_mb <= TARGET_HUGE_RSS_MB)}",
+        f"  CPU per cluster, {huge.clusters:,} ÷ {base.clusters:,}: "
+        f"{huge.cpu_ms_per_cluster:.3f} / {base.cpu_ms_per_cluster:.3f} = {growth:.2f}x   "
+        f"target ≤ {TARGET_HUGE_CPU_GROWTH:g}x: {_verdict(growth <= TARGET_HUGE_CPU_GROWTH)}",
+    ]
+
+
+# ---- the command --------------------------------------------------------------------------
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 1000,10000, got {text!r}") from None
+    if sizes and min(sizes) < 1:  # none at all: only --huge runs
+        raise argparse.ArgumentTypeError("sizes must be whole numbers ≥ 1")
+    return sizes
+
+
+def _tools(text: str) -> list[str]:
+    names = {"batchcreate": "batchcreate", "sdk": "sdk pool", "bare": "bare aiohttp"}
+    picked = [names.get(t.strip()) for t in text.split(",")]
+    if None in picked:
+        raise argparse.ArgumentTypeError(f"tools are {', '.join(names)}, got {text!r}")
+    return [t for t in picked if t is not None]
+
+
+def run_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> dict[str, Any]:
+    config = Config(
+        rate=args.rate,
+        per_project=args.per_project,
+        job_duration=args.job_duration,
+        settle=args.settle,
+        sdk_workers=args.sdk_workers,
+        bare_concurrency=args.bare_concurrency,
+        log_level=args.log_level,
+    )
+    document: dict[str, Any] = {"config": asdict(config), "sizes": [], "huge": None}
+    with contextlib.ExitStack() as stack:
+        if args.workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        else:
+            workdir = args.workdir
+            workdir.mkdir(parents=True, exist_ok=True)
+        for size in args.sizes:
+            rows = []
+            for tool in args.tools:
+                emit(f"  running {tool} at {size:,} clusters ...")
+                rows.append(measure(tool, size, config, workdir))
+            lines = ratio_lines(rows)
+            emit(f"\n{size:,} clusters, rate limit {config.rate:g}/s")
+            for line in [*render_rows(rows), *lines]:
+                emit(line)
+            emit("")
+            document["sizes"].append({"clusters": size, "rows": [r.to_json() for r in rows]})
+        if args.huge:
+            huge = Config(**(asdict(config) | {"rate": args.huge_rate}))
+            emit(f"  running batchcreate at {BASELINE_SIZE:,} and {args.huge:,} clusters ...")
+            base = measure("batchcreate", BASELINE_SIZE, huge, workdir)
+            big = measure("batchcreate", args.huge, huge, workdir)
+            emit(f"\nbatchcreate alone, rate limit {huge.rate:g}/s")
+            for line in [*render_rows([base, big]), *huge_lines(base, big), *ratio_lines([big])]:
+                emit(line)
+            document["huge"] = {"rows": [base.to_json(), big.to_json()]}
+    return document
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="1000,10000")
+    parser.add_argument("--tools", type=_tools, default=list(TOOLS), help="batchcreate,sdk,bare")
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="calls/s (300)")
+    parser.add_argument("--per-project", type=int, default=DEFAULT_PER_PROJECT, metavar="N")
+    parser.add_argument("--job-duration", type=float, default=DEFAULT_JOB_DURATION, metavar="S")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=DEFAULT_SETTLE,
+        metavar="S",
+        help="first poll this long after a create (1 s)",
+    )
+    parser.add_argument("--sdk-workers", type=int, default=DEFAULT_SDK_WORKERS, metavar="N")
+    parser.add_argument("--bare-concurrency", type=int, default=DEFAULT_BARE_CONCURRENCY)
+    parser.add_argument("--log-level", default="info", help="batchcreate's (default info)")
+    parser.add_argument("--huge", type=int, default=0, metavar="N", help="e.g. 100000")
+    parser.add_argument("--huge-rate", type=float, default=DEFAULT_HUGE_RATE, metavar="R")
+    parser.add_argument("--quick", action="store_true", help="one tiny size (50 clusters)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep manifests, reports, logs and call times here"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "serve":
+        asyncio.run(_serve(float(argv[1]), int(argv[2])))
+        return 0
+    if argv and argv[0] == "child-batchcreate":
+        return child_batchcreate(argv[1], argv[2:])
+    if argv and argv[0] in ("child-sdk", "child-bare"):
+        out, url, clusters, per_project, rate, width, settle = argv[1:8]
+        child = child_sdk if argv[0] == "child-sdk" else child_bare
+        return child(
+            out, url, int(clusters), int(per_project), float(rate), int(width), float(settle)
+        )
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.sizes = [50]
+
+    def emit(line: str) -> None:
+        stream = sys.stderr if args.json or line.startswith("  running") else sys.stdout
+        print(line, file=stream, flush=True)
+
+    document = run_benchmark(args, emit)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

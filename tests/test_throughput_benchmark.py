@@ -1,0 +1,152 @@
+"""The throughput and idle benchmarks run end to end at tiny sizes; no performance targets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchcreate.manifest import load_manifest
+from benchmarks.manifests import fleet_manifest, split, write_manifest
+from benchmarks.throughput import Row, busy_rate, call_kind, peak_window, ratio_lines, render_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(*args: str) -> Any:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _row(tool: str, **changes: Any) -> Row:
+    figures: dict[str, Any] = {
+        "tool": tool,
+        "clusters": 100,
+        "calls": 200,
+        "calls_by_kind": {"create": 100, "job": 100},
+        "wall": 2.0,
+        "rate": 99.0,
+        "limit": 100.0,
+        "peak_window": 100,
+        "peak_10s": 99.5,
+        "busy_span": 1.0,
+        "work_cpu": 0.2,
+        "total_cpu": 0.7,
+        "rss_mb": 50.0,
+        "server_cpu": 0.4,
+        "available": 100,
+        "duplicates": 0,
+        "tool_calls": 200,
+    }
+    return Row(**(figures | changes))
+
+
+def test_throughput_script_runs_every_tool_against_the_simulator() -> None:
+    """20 clusters per tool: all created once, and every figure of the table is there."""
+    document = _script("benchmarks/throughput.py", "--sizes", "20", "--json")
+    (size,) = document["sizes"]
+    rows = {r["tool"]: r for r in size["rows"]}
+    assert set(rows) == {"batchcreate", "sdk pool", "bare aiohttp"}
+    for row in rows.values():
+        assert (row["clusters"], row["available"], row["duplicates"]) == (20, 20, 0)
+        assert row["calls_by_kind"]["create"] == 20
+        assert row["calls"] == row["tool_calls"] == sum(row["calls_by_kind"].values())
+        assert row["errors"] == {}
+        assert row["limit"] == 300.0
+        assert row["total_cpu"] > row["work_cpu"] > 0
+        for figure in ("rate", "peak_window", "cpuMsPerCluster", "cpuMsPerCall", "rss_mb"):
+            assert row[figure] > 0, figure
+    # The baselines do a create and one poll per cluster (each job is done by then).
+    for tool in ("sdk pool", "bare aiohttp"):
+        assert rows[tool]["calls_by_kind"] == {"create": 20, "job": 20}
+
+
+def test_idle_script_measures_a_window_and_stops_the_run() -> None:
+    """A short window behind 1 call/s: CPU read, calls within the limit, run interrupted."""
+    result = _script(
+        "benchmarks/idle.py", "--clusters", "200", "--window", "1", "--settle", "0", "--json"
+    )
+    assert result["clusters"] == 200
+    assert 1.0 <= result["window"] < 3.0
+    assert result["cpu"] >= 0
+    assert result["coreShare"] >= 0
+    assert result["calls_in_window"] <= result["rate"] * result["window"] + 1
+    assert result["rss_mb"] > 0
+    assert (result["exit_code"], result["report_state"]) == (143, "interrupted")
+
+
+def test_tables_print_the_figures_and_the_ratios_beside_their_targets() -> None:
+    """batchcreate ÷ bare per call, SDK ÷ batchcreate per cluster, and the rate's share."""
+    rows = [
+        _row("batchcreate", calls=100, tool_calls=100),
+        _row("sdk pool", work_cpu=2.0),
+        _row("bare aiohttp", work_cpu=0.1),
+    ]
+    text = "\n".join([*render_rows(rows), *ratio_lines(rows)])
+    for column in ("CPU ms/cl", "CPU ms/call", "% limit", "peak 1s", "RSS MB", "wall s"):
+        assert column in text
+    assert "99.0% of the limit" in text
+    # batchcreate: 2 ms per call; bare: 0.5 ms; the SDK pool: 20 ms per cluster.
+    assert "2.000 / 0.500 = 4.00x" in text
+    assert "20.000 / 2.000 = 10.00x" in text
+    assert "target ≤ 1.5x: MISSES" in text
+    assert "target ≥ 5x: meets" in text
+
+
+def test_rate_figures_count_the_busy_span_and_the_busiest_second() -> None:
+    """Up to the last create, 4 calls in 0.3 s: 10/s; the busiest second holds 4 calls."""
+    arrivals = [0.0, 0.1, 0.2, 0.3, 5.0, 5.5]
+    kinds = ["list", "create", "create", "create", "job", "job"]
+    assert busy_rate(arrivals, kinds) == pytest.approx((10.0, 0.3))
+    assert peak_window([0.0, 0.5, 0.99, 1.0, 1.6, 1.7]) == 4
+    assert busy_rate([0.0], ["create"]) == (0.0, 0.0)
+
+
+def test_calls_are_told_apart_by_method_and_path() -> None:
+    base = "/api/v3/projects/p1"
+    assert call_kind("POST", f"{base}/clusters") == "create"
+    assert call_kind("GET", f"{base}/clusters") == "list"
+    assert call_kind("GET", f"{base}/clusters/uid-1") == "cluster"
+    assert call_kind("GET", f"{base}/jobs/job-1") == "job"
+    assert call_kind("GET", "/_bench/calls") is None
+
+
+def test_generated_manifests_are_valid_batches(tmp_path: Path) -> None:
+    """Templates (split at batchcreate's 10,000 per template) or explicit entries, YAML or
+    JSON: the planned clusters are the same."""
+    assert [len(b) for b in split(10, 3)] == [4, 3, 3]
+    plans = []
+    for name, explicit in (("fleet.yaml", False), ("fleet.json", True)):
+        manifest = fleet_manifest(10_003, 1, rate=7.0, explicit=explicit)
+        assert len(manifest["projects"][0]["clusters"]) == (10_003 if explicit else 2)
+        plans.append(load_manifest(write_manifest(manifest, tmp_path / name)))
+    for plan in plans:
+        assert plan.settings.rate_limit == 7.0
+        assert [len(p.clusters) for p in plan.projects] == [10_003]
+    names = [[c.name for p in plan.projects for c in p.clusters] for plan in plans]
+    assert names[0] == names[1]
+    assert len(set(names[0])) == 10_003
+
+
+def test_manifest_script_writes_a_manifest(tmp_path: Path) -> None:
+    """``python benchmarks/manifests.py`` as documented."""
+    out = tmp_path / "m.yaml"
+    args = ["--clusters", "250", "--projects", "3", "--rate", "5", "-o", str(out)]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/manifests.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    plan = load_manifest(out)
+    assert [len(p.clusters) for p in plan.projects] == [84, 83, 83]
+    assert plan.settings.rate_limit == 5.0
