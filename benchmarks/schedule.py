@@ -109,8 +109,10 @@ from batchcreate.simulator.memory import InMemoryTransport
 from batchcreate.wire import Request, Response
 
 try:
+    from benchmarks.manifests import BASE_DEFAULTS
     from benchmarks.terraform_model import TfCluster, TfLimit, TfResult, simulate_terraform
 except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
+    from manifests import BASE_DEFAULTS  # type: ignore[no-redef, import-not-found]
     from terraform_model import (  # type: ignore[no-redef, import-not-found]
         TfCluster,
         TfLimit,
@@ -137,14 +139,7 @@ def default_projects(size: int) -> int:
 #: 200 calls per 5 minutes.
 TIGHT_RATE = 200 / 300
 
-BASE_BODY: dict[str, Any] = {
-    "spec": {
-        "type": "VirtualMachine",
-        "flavor": "cce.s1.small",
-        "hostNetwork": {"vpc": "vpc-bench", "subnet": "subnet-bench"},
-        "containerNetwork": {"mode": "overlay_l2"},
-    }
-}
+BASE_BODY = BASE_DEFAULTS
 
 
 @dataclass(frozen=True)

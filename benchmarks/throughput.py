@@ -36,11 +36,10 @@ The SDK pool and the bare loop pace their calls with a few lines of code, at the
 next. A high ``--rate`` (``100000``) measures every tool unpaced, bound by CPU instead.
 
 The simulator (``serve``) is the project's fake CCE (``FakeCce`` served by
-``batchcreate.simulator.server.make_app``) with jobs of ``--job-duration`` (0.5 s, ±30 %), two
-additions: a middleware that notes each call's arrival time (``/_bench/calls``), and a
-name and project index (``FakeCce.cluster_named`` and the list scanned every cluster, so a
-create cost O(clusters) and a 100,000-cluster run measured the server, not the client; the
-subclass is harmless, and redundant, where ``FakeCce`` keeps such an index itself).
+``batchcreate.simulator.server.make_app``) with jobs of ``--job-duration`` (0.5 s, ±30 %), and a
+middleware that notes each call's arrival time (``/_bench/calls``). (``FakeCce`` indexes
+its clusters by name and by project, so that a 100,000-cluster run measures the client,
+not the server's lookups.)
 
 Figures, per tool and size
 --------------------------
@@ -85,7 +84,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -158,49 +157,14 @@ def call_kind(method: str, path: str) -> str | None:
 
 
 async def _serve(job_duration: float, seed: int) -> None:
-    """The project's simulator on a free loopback port, with arrival times and a name index."""
+    """The project's simulator on a free loopback port, noting each call's arrival time."""
     from aiohttp import web
 
     from batchcreate.clock import SystemClock
-    from batchcreate.simulator.fake_cce import FakeCce, SimAnswer, SimCluster, SimulatorConfig
+    from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
     from batchcreate.simulator.server import make_app
 
-    class IndexedClusters(dict[tuple[str, str], SimCluster]):
-        """``FakeCce.clusters`` that also indexes each cluster by name and by project."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.by_name: dict[tuple[str, str], SimCluster] = {}
-            self.by_project: defaultdict[str, list[SimCluster]] = defaultdict(list)
-
-        def __setitem__(self, key: tuple[str, str], cluster: SimCluster) -> None:
-            super().__setitem__(key, cluster)
-            self.by_name[(cluster.project, cluster.name)] = cluster
-            self.by_project[cluster.project].append(cluster)
-
-    class IndexedFakeCce(FakeCce):
-        """``FakeCce`` answering the same, with lookups by name and project that do not scan
-        every cluster of every project."""
-
-        clusters: IndexedClusters
-
-        def __init__(self, config: SimulatorConfig) -> None:
-            super().__init__(config, clock=SystemClock())
-            self.clusters = IndexedClusters()
-
-        def cluster_named(self, project: str, name: str) -> SimCluster | None:
-            return self.clusters.by_name.get((project, name))
-
-        def _list(self, project: str, query: Mapping[str, str]) -> SimAnswer:
-            wanted = query.get("status")
-            items = [
-                self._cluster_json(c)
-                for c in self.clusters.by_project.get(project, ())
-                if not wanted or self.cluster_phase(c) == wanted
-            ]
-            return self._json(200, {"kind": "Cluster", "apiVersion": "v3", "items": items})
-
-    cce = IndexedFakeCce(SimulatorConfig(job_duration=job_duration, seed=seed))
+    cce = FakeCce(SimulatorConfig(job_duration=job_duration, seed=seed), clock=SystemClock())
     arrivals: list[float] = []
     kinds: list[str] = []
     creates_seen: list[bool] = []
