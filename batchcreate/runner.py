@@ -217,7 +217,12 @@ class Runner:
         watch = self._watches.get(key)
         if watch is None:
             watch = self._watches[key] = ProjectWatch(
-                project, self.client, self.clock, self.completions, self._backoff
+                project,
+                self.client,
+                self.clock,
+                self.completions,
+                self._backoff,
+                slots_short=self._in_flight.short,
             )
         return watch
 

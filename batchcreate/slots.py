@@ -25,10 +25,16 @@ class OrderedSlots:
         self._free = slots
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        #: Waiters not yet served nor gone.
+        self._waiting = 0
 
     @property
     def free(self) -> int:
         return self._free
+
+    def short(self) -> bool:
+        """Whether someone waits for a slot."""
+        return self._waiting > 0
 
     async def acquire(self, rank: int = 0) -> None:
         if self._free > 0 and not self._waiters:
@@ -36,11 +42,14 @@ class OrderedSlots:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (rank, next(self._order), future))
+        self._waiting += 1
         try:
             await future
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.release()  # granted, then cancelled before it could use the slot
+            else:
+                self._waiting -= 1  # gone before its turn
             raise
 
     def release(self) -> None:
@@ -50,4 +59,5 @@ class OrderedSlots:
             if future.done():
                 continue
             self._free -= 1
+            self._waiting -= 1
             future.set_result(None)

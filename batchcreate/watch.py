@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -70,8 +71,10 @@ class ProjectWatch:
         clock: Clock,
         model: CompletionModel,
         backoff: Backoff,
+        slots_short: Callable[[], bool] = lambda: False,
     ) -> None:
         self.project = project
+        self._slots_short = slots_short
         self._client = client
         self._clock = clock
         self._model = model
@@ -175,7 +178,10 @@ class ProjectWatch:
                 continue  # a cluster came or went: plan again
             try:
                 before = self.ended
-                await self.relist(tick(), priority=Priority.POLL)
+                # A watching list waits behind creates, which start jobs' clocks; but when
+                # clusters wait for an in-flight slot, seeing jobs end is what frees one.
+                urgent = self._slots_short()
+                await self.relist(tick(), priority=Priority.LIST if urgent else Priority.POLL)
                 ended = self.ended - before
                 self._quiet = 0 if ended > 0 else self._quiet + 1
                 log.debug(

@@ -55,3 +55,22 @@ async def test_a_waiter_cancelled_after_its_grant_gives_the_slot_back() -> None:
 def test_no_slots_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         OrderedSlots(0)
+
+
+async def test_short_tells_whether_anyone_waits() -> None:
+    slots = OrderedSlots(1)
+    await slots.acquire()
+    assert not slots.short()
+    waiter = asyncio.ensure_future(slots.acquire(1))
+    await asyncio.sleep(0)
+    assert slots.short()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not slots.short()
+    other = asyncio.ensure_future(slots.acquire(2))
+    await asyncio.sleep(0)
+    slots.release()
+    await other
+    assert not slots.short()
+    assert slots.free == 0

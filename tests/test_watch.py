@@ -170,3 +170,25 @@ async def test_a_cluster_that_leaves_the_list_while_being_created_has_failed() -
     assert doomed.terminal_at is not None
     assert by_name["steady-01"].outcome is Outcome.CREATED
     assert transport.times("job") == []
+
+
+async def test_when_clusters_wait_for_a_slot_watching_goes_before_queued_creates() -> None:
+    """Six creates queue behind 1 call/s while four more clusters wait for an in-flight
+    slot: the list that sees the first jobs end (and frees their slots) is not held behind
+    the queued creates, as it would be with slots to spare."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=2.0)
+    poll = {"initialDelay": "1s", "interval": "1s", "maxInterval": "2s", "backoff": 1.5}
+    names = [f"queue-{i:02d}" for i in range(10)]
+    result, transport = await run(
+        manifest_dict(
+            {"p1": names},
+            settings={"rateLimit": 1, "maxInFlight": 6, "maxInFlightPerProject": 10, "poll": poll},
+        ),
+        cce,
+        clock,
+    )
+    assert {c.outcome for c in result.report.clusters} == {Outcome.CREATED}
+    creates = transport.times("create")
+    first_watch = transport.times("list")[1]
+    assert first_watch < creates[5]  # ahead of the sixth queued create
