@@ -87,7 +87,7 @@ class ProjectWatch:
         self._wake = asyncio.Event()
         self._closed = False
         self.lists = 0
-        #: When the latest list was sent (monotonic); -inf before the first.
+        #: When the latest list was answered (monotonic); -inf before the first.
         self.last_list_sent = float("-inf")
         #: Watch lists in a row that saw no watched cluster settle.
         self._quiet = 0
@@ -104,15 +104,17 @@ class ProjectWatch:
             if self._listed_at is not None and self._listed_at > since:
                 return
             started = tick()
-            sent = self._clock.monotonic()
             items = await self._client.list_clusters(
                 self.project, priority=priority, deadline=deadline
             )
+            # What the list shows is as of its answer, not of when it began to queue for a
+            # slot (which, under a tight budget, can be long before).
+            seen = self._clock.monotonic()
             self.lists += 1
-            self.last_list_sent = sent
+            self.last_list_sent = seen
             self.by_name = {c.metadata.name: c for c in items if c.metadata.name}
             self._listed_at = started
-            self._observe(sent)
+            self._observe(seen)
 
     async def look_up(
         self, name: str, record: ClusterRecord, *, tries: int = 1
