@@ -197,6 +197,13 @@ class ProjectWatch:
                 continue
             except ApiError as error:
                 self._list_failed(error)
+            except Exception as exc:  # a bug here must not stop the batch: end this watch
+                log.error("project.watch_crashed", project=self.project.id, error=repr(exc))
+                log.debug("project.watch_traceback", project=self.project.id, exc_info=True)
+                for watched in list(self._watched.values()):
+                    if not watched.settled.done():
+                        watched.settled.set_exception(RuntimeError(f"internal error: {exc!r}"))
+                    self._forget(watched)
 
     async def _sleep_unless_woken(self, delay: float) -> bool:
         """Wait ``delay``; False when woken before."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from batchcreate import watch as watch_module
 from batchcreate.clock import VirtualClock
 from batchcreate.report import Outcome
 from batchcreate.simulator.fake_cce import Behaviour
@@ -192,3 +193,30 @@ async def test_when_clusters_wait_for_a_slot_watching_goes_before_queued_creates
     creates = transport.times("create")
     first_watch = transport.times("list")[1]
     assert first_watch < creates[5]  # ahead of the sixth queued create
+
+
+async def test_a_bug_in_the_watch_fails_its_clusters_not_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unexpected error while watching one project: its clusters fail, naming it; the
+    other project's clusters are created."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=100.0)
+    original = watch_module.ProjectWatch._observe
+
+    def observe(self: watch_module.ProjectWatch, seen: float) -> None:
+        if self.project.id == "p1" and self.lists > 1:
+            raise KeyError("a bug")
+        original(self, seen)
+
+    monkeypatch.setattr(watch_module.ProjectWatch, "_observe", observe)
+    result, _ = await run(
+        manifest_dict({"p1": ["buggy-01"], "p2": ["sound-01"]}, settings=settings()),
+        cce,
+        clock,
+    )
+    by_name = {c.name: c for c in result.report.clusters}
+    assert by_name["sound-01"].outcome is Outcome.CREATED
+    buggy = by_name["buggy-01"]
+    assert buggy.outcome is Outcome.FAILED
+    assert buggy.reason == "stopped following the cluster: internal error: KeyError('a bug')"
