@@ -51,9 +51,13 @@ _KEYED = re.compile(
 _SIGNATURE = re.compile(r"(Signature=)[^\s,\"']+")
 _BEARER = re.compile(r"(\bBearer\s+)[^\s,\"']+", re.IGNORECASE)
 _IAM_TOKEN = re.compile(r"\bMII[A-Za-z0-9+/=_-]{100,}")
-#: Text without any of these cannot match a pattern above: most log values (names, ids,
-#: phases, timestamps, URLs) skip the four substitutions.
-_MAYBE_SHAPED = re.compile(r"token|secret|passw|\bsk\b|signature=|bearer|MII", re.IGNORECASE)
+#: Text without any of these (lower-cased) cannot match a pattern above: most log values
+#: (names, ids, phases, timestamps, URLs) skip the four substitutions.
+_SHAPE_HINTS = re.compile("token|secret|passw|sk|signature|bearer|mii")
+
+
+def _maybe_shaped(text: str) -> bool:
+    return _SHAPE_HINTS.search(text.lower()) is not None
 
 
 def _mask_value(match: re.Match[str]) -> str:
@@ -67,7 +71,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in _ordered_spellings(frozenset(secrets)):
         if secret in text:
             text = text.replace(secret, MASK)
-    if not _MAYBE_SHAPED.search(text):
+    if not _maybe_shaped(text):
         return text
     text = _SIGNATURE.sub(rf"\g<1>{MASK}", text)
     text = _BEARER.sub(rf"\g<1>{MASK}", text)
@@ -160,11 +164,14 @@ class Redactor:
         secrets = list(self._secrets)
         out: EventDict = {}
         for key, value in event_dict.items():
-            # The common cases first: no secret hides in None, a flag or a number.
+            # The common cases first: no secret hides in None, a flag or a number, and a
+            # string under an ordinary key needs only the text masks.
             if value is None or isinstance(value, bool):
                 out[key] = value
             elif isinstance(value, int | float):
                 out[key] = MASK if is_secret_key(key) else value
+            elif isinstance(value, str) and not is_secret_key(key):
+                out[key] = redact_text(value, secrets)
             else:
                 out[key] = _redact_item(key, value, secrets)
         return out
