@@ -24,6 +24,7 @@ from batchcreate.errors import (
 )
 from batchcreate.manifest import build_plan, load_manifest
 from batchcreate.plan import BatchPlan, ClusterPlan, ProjectPlan
+from batchcreate.polling import CompletionModel, next_list_delay
 from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
 from batchcreate.report import Outcome, Report
 from batchcreate.runner import Runner
@@ -31,7 +32,8 @@ from batchcreate.settings import PollSettings, RetrySettings, Settings
 from batchcreate.simulator.fake_cce import Behaviour, FakeCce, SimulatorConfig
 from batchcreate.simulator.memory import InMemoryTransport
 from batchcreate.simulator.server import start_simulator
-from batchcreate.transport import AiohttpTransport, Transport
+from batchcreate.transport import AiohttpTransport, EnvProxies, Transport
+from batchcreate.watch import ProjectWatch
 
 __version__ = "0.1.0"
 
@@ -47,8 +49,10 @@ __all__ = [
     "CceClient",
     "Clock",
     "ClusterPlan",
+    "CompletionModel",
     "ConflictError",
     "CredentialsError",
+    "EnvProxies",
     "FakeCce",
     "InMemoryTransport",
     "ManifestError",
@@ -59,6 +63,7 @@ __all__ = [
     "PollSettings",
     "Problem",
     "ProjectPlan",
+    "ProjectWatch",
     "RateLimiter",
     "Report",
     "RequestRejectedError",
@@ -79,6 +84,7 @@ __all__ = [
     "build_plan",
     "execute",
     "load_manifest",
+    "next_list_delay",
     "run_batch",
     "start_simulator",
 ]
