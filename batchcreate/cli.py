@@ -21,7 +21,7 @@ import ssl
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,7 +50,7 @@ from batchcreate.render import render_plan, render_problems, render_summary
 from batchcreate.report import Report, write_report
 from batchcreate.schemas import SCHEMAS, render_schema
 from batchcreate.settings import PollSettings, RetrySettings, Settings
-from batchcreate.shard import Shard, parse_shard, select
+from batchcreate.shard import parse_shard, select
 from batchcreate.simulator.faults import FaultConfig, parse_fault_spec
 
 T = TypeVar("T")
@@ -69,11 +69,22 @@ EPILOG_EXIT = """exit codes:
 """
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """``parse`` as an argparse ``type``: its ``ValueError`` becomes the one-line message
+    argparse shows beside the flag."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+_duration = argument_type(parse_duration)
+_faults = argument_type(parse_fault_spec)
+_shard = argument_type(parse_shard)
 
 
 def _positive_duration(text: str) -> float:
@@ -94,20 +105,6 @@ def _positive(kind: type[int] | type[float]) -> Any:
         return value
 
     return parse
-
-
-def _faults(text: str) -> FaultConfig:
-    try:
-        return parse_fault_spec(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _shard(text: str) -> Shard:
-    try:
-        return parse_shard(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _fraction(text: str) -> float:

@@ -97,6 +97,7 @@ import structlog
 
 from batchcreate.app import execute
 from batchcreate.auth import NoAuth
+from batchcreate.cli import argument_type
 from batchcreate.clock import VirtualClock
 from batchcreate.durations import parse_duration
 from batchcreate.endpoints import cce_endpoint
@@ -610,11 +611,7 @@ def _scenarios(text: str) -> list[str]:
     return keys
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+_duration = argument_type(parse_duration)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
