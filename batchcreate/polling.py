@@ -51,10 +51,6 @@ class CompletionModel:
         #: Jobs watched so far, ended or not.
         self.watched = 0
 
-    @property
-    def samples(self) -> int:
-        return len(self._durations)
-
     def learned(self) -> bool:
         return len(self._durations) >= MIN_SAMPLES
 

@@ -469,7 +469,7 @@ class Runner:
                 due = since + self._check_age(checks)
                 if self.clock.monotonic() < due:
                     continue  # learned meanwhile that jobs take longer: not due yet
-                if watch.last_list_sent < due:
+                if watch.last_list_seen < due:
                     # No list has looked since: the lists are held back by a tight budget,
                     # not blind to this cluster. Wait for one rather than spend a call.
                     await self._wait_for(settled, self.settings.poll.interval)

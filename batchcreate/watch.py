@@ -88,10 +88,11 @@ class ProjectWatch:
         self._closed = False
         self.lists = 0
         #: When the latest list was answered (monotonic); -inf before the first.
-        self.last_list_sent = float("-inf")
+        self.last_list_seen = float("-inf")
         #: Watch lists in a row that saw no watched cluster settle.
         self._quiet = 0
-        #: Watched clusters that lists saw settle or vanish, in all.
+        #: Watched clusters that lists saw settle or vanish, in all (not those whose watch
+        #: ended otherwise: a failed job, a deadline, refused lists).
         self.ended = 0
 
     # ---- the shared list ---------------------------------------------------------------
@@ -111,7 +112,7 @@ class ProjectWatch:
             # slot (which, under a tight budget, can be long before).
             seen = self._clock.monotonic()
             self.lists += 1
-            self.last_list_sent = seen
+            self.last_list_seen = seen
             self.by_name = {c.metadata.name: c for c in items if c.metadata.name}
             self._listed_at = started
             self._observe(seen)
@@ -150,10 +151,10 @@ class ProjectWatch:
         return future
 
     def unwatch(self, record: ClusterRecord) -> None:
-        watched = self._watched.pop(record.name, None)
+        watched = self._watched.get(record.name)
         if watched is None:
             return
-        self._model.running -= 1
+        self._forget(watched)
         if not watched.settled.done():
             watched.settled.cancel()
 
@@ -231,7 +232,6 @@ class ProjectWatch:
     def _forget(self, watched: _Watched) -> None:
         del self._watched[watched.record.name]
         self._model.running -= 1
-        self.ended += 1
 
     def _observe(self, sent: float) -> None:
         """Hand every watched cluster the list shows settled to its waiter."""
@@ -240,6 +240,7 @@ class ProjectWatch:
             if cluster is None:
                 if watched.seen:  # deleted while it was being created
                     self._forget(watched)
+                    self.ended += 1
                     if not watched.settled.done():
                         watched.settled.set_result(None)
                 continue
@@ -256,5 +257,6 @@ class ProjectWatch:
                 ended = (watched.seen_running + sent) / 2
                 self._model.add(ended - watched.since, ended)
             self._forget(watched)
+            self.ended += 1
             if not watched.settled.done():
                 watched.settled.set_result(cluster)
