@@ -86,6 +86,12 @@ class VirtualClock:
             await _settle()
         self._now = max(self._now, target)
 
+    def stall(self, seconds: float) -> None:
+        """Time passes while the event loop is busy: nothing wakes until the loop is free,
+        and then every sleeper due meanwhile wakes late (as after a long callback or a
+        garbage collection)."""
+        self._now += seconds
+
     async def run(self, awaitable: Awaitable[T]) -> T:
         """Run ``awaitable`` to completion, jumping time forward whenever all tasks idle."""
         task = asyncio.ensure_future(awaitable)

@@ -9,6 +9,13 @@ waiters and one timer: a waiting call costs no CPU whatever the queue length.
 How it behaves:
 
 - at most ``rate`` calls start per second (``burst`` may start back to back after a pause);
+  exactly: never more than ``n + burst - 1`` calls in any window of ``n`` call intervals, with
+  ``n`` the rate rounded (one second's worth: 300 calls in any second at 300/s);
+- slots that a busy event loop let pass (a timer that fires late, a garbage collection, a
+  large list to settle) are made up while that window allows, so stalls do not cost
+  throughput; they are made up at twice the rate, not all at once, so that each call is
+  sent soon after it is admitted and the service sees them as spaced as they were admitted;
+  a limiter with nothing to do saves no slots for later;
 - waiters are served by priority (lists, then creates, then polls), first come first served
   within one priority, because a create starts a job's clock while a poll only observes it;
   but a poll that has waited ``poll_patience`` seconds goes ahead of creates that came after
@@ -58,8 +65,9 @@ OWN_PAUSE_MAX = 60.0
 #: The rate is cut when at least this share of the last ``WINDOW`` answers were 429s.
 DENSE_THROTTLING = 0.25
 WINDOW = 20
-#: How late (seconds) a slot may be taken and still count as on time.
-LATE_TOLERANCE = 0.002
+#: Slots missed while the event loop was busy are made up this many times faster than the
+#: rate.
+CATCH_UP_SPEED = 2.0
 #: The rate never falls below the configured rate divided by this.
 MIN_RATE_DIVISOR = 100.0
 
@@ -98,13 +106,22 @@ class AdaptiveLimiter:
         if burst < 1:
             raise ValueError(f"burst must be at least 1, got {burst}")
         self._configured = rate
-        self._rate = rate
         self._burst = burst
+        # When the last calls (as many as one window holds) went on from ``acquire``, oldest
+        # first: a call may start once there are fewer than a window's worth in the window.
+        # The time a caller resumes, not the time it was granted, because a busy event loop
+        # can run a granted call well after the grant, and the service counts when calls
+        # arrive. Granted calls that have not resumed yet count as started (``_granted``).
+        self._starts: collections.deque[float] = collections.deque()
+        self._granted = 0
+        self._set_rate(rate)
         self._clock = clock
         self._adaptive = adaptive
         # Theoretical arrival time of the next call (GCRA); a call may start at
         # ``_tat - burst_span``.
         self._tat = clock.monotonic()
+        # While missed slots are made up: the earliest start of the next one.
+        self._catch_up_next = float("-inf")
         self._paused_until = float("-inf")
         self._last_decrease = float("-inf")
         self._consecutive_throttles = 0
@@ -138,28 +155,45 @@ class AdaptiveLimiter:
     def waiting(self) -> int:
         return sum(1 for *_, f in self._waiters if not f.done())
 
-    def _interval(self) -> float:
-        return 1.0 / self._rate
+    def _set_rate(self, rate: float) -> None:
+        self._rate = rate
+        self._interval = 1.0 / rate
+        # The sliding window: ``calls`` starts in any ``window`` seconds, which is what the
+        # schedule gives when no call is late (GCRA: n intervals hold n + burst - 1 starts).
+        calls = max(1, round(rate))
+        self._window = calls * self._interval
+        self._window_calls = calls + self._burst - 1
+        if self._starts.maxlen != self._window_calls:
+            self._starts = collections.deque(self._starts, maxlen=self._window_calls)
 
     def _start_time(self) -> float:
         """The earliest moment the next call may start."""
-        return max(self._tat - (self._burst - 1) * self._interval(), self._paused_until)
+        start = max(
+            self._tat - (self._burst - 1) * self._interval, self._paused_until, self._catch_up_next
+        )
+        room = self._window_calls - self._granted  # calls the window may still hold
+        if room <= 0:
+            return float("inf")  # granted calls fill the window: they must resume first
+        if len(self._starts) >= room:
+            start = max(start, self._starts[-room] + self._window)
+        return start
 
-    def _grant(self, now: float) -> None:
-        interval = self._interval()
-        # A timer wakes a little late (the event loop rounds to the millisecond, and other
-        # callbacks run first): a call up to LATE_TOLERANCE behind its slot keeps the
-        # schedule instead of shifting every later slot, else 300/s would give 88% of it.
-        if now - self._tat <= min(LATE_TOLERANCE, interval):
-            self._tat = max(self._tat, self._paused_until) + interval
-        else:
-            self._tat = now + interval
+    def _grant(self, now: float, *, catch_up: bool) -> None:
+        """Admit a call at ``now``. A waiter served late (the event loop was busy past its
+        slot) keeps the schedule, so the slots missed (at most a window's worth) are made up
+        at ``CATCH_UP_SPEED`` times the rate, as far as the sliding window allows; otherwise
+        (``catch_up`` false: nobody was waiting) the schedule restarts from now."""
+        floor = now - self._window if catch_up else now
+        late = catch_up and self._tat < now
+        self._tat = max(self._tat, floor, self._paused_until) + self._interval
+        self._catch_up_next = now + self._interval / CATCH_UP_SPEED if late else float("-inf")
         self.admitted += 1
 
     async def acquire(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
         now = self._clock.monotonic()
         if not self._waiters and now >= self._start_time():
-            self._grant(now)
+            self._grant(now, catch_up=False)
+            self._starts.append(now)
             return
         if deadline is not None and deadline <= now:
             raise DeadlineExceeded
@@ -179,6 +213,9 @@ class AdaptiveLimiter:
         finally:
             if timer is not None:
                 timer.cancel()
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._granted -= 1  # granted: it starts now (or was cancelled meanwhile)
+                self._starts.append(self._clock.monotonic())
 
     def _add_deadline(self, deadline: float, future: asyncio.Future[None]) -> None:
         self._compact()
@@ -221,6 +258,9 @@ class AdaptiveLimiter:
                 heapq.heappop(self._waiters)
                 continue
             start = self._start_time()
+            if start == float("inf"):
+                await asyncio.sleep(0)  # the window is full of granted calls: they go first
+                continue
             if now < start:
                 wake = min(start, self._deadlines[0][0]) if self._deadlines else start
                 self._driver_wakes = wake
@@ -230,7 +270,8 @@ class AdaptiveLimiter:
                     self._driver_wakes = float("inf")
                 continue  # a pause, a deadline or a new best waiter may have come meanwhile
             *_, future = heapq.heappop(self._waiters)
-            self._grant(now)
+            self._grant(now, catch_up=True)
+            self._granted += 1
             future.set_result(None)
             self._compact()
             await asyncio.sleep(0)  # let the admitted call start before the next grant
@@ -243,7 +284,7 @@ class AdaptiveLimiter:
         self._recent.append(True)
         if retry_after is None:
             slots = OWN_PAUSE_SLOTS * 2 ** (self._consecutive_throttles - 1)
-            pause = min(OWN_PAUSE_MAX, slots * self._interval())
+            pause = min(OWN_PAUSE_MAX, slots * self._interval)
         else:
             pause = max(0.0, retry_after)
         self._paused_until = max(self._paused_until, now + pause)
@@ -252,14 +293,14 @@ class AdaptiveLimiter:
         if self._adaptive and dense and now - self._last_decrease >= DECREASE_COOLDOWN:
             self._last_decrease = now
             floor = self._configured / MIN_RATE_DIVISOR
-            self._rate = max(floor, self._rate * DECREASE_FACTOR)
+            self._set_rate(max(floor, self._rate * DECREASE_FACTOR))
 
     def succeeded(self) -> None:
         """Grow the rate back toward the configured one."""
         self._consecutive_throttles = 0
         self._recent.append(False)
         if self._rate < self._configured:
-            self._rate = min(self._configured, self._rate * (1.0 + RECOVERY_STEP))
+            self._set_rate(min(self._configured, self._rate * (1.0 + RECOVERY_STEP)))
 
     def __repr__(self) -> str:
         return f"AdaptiveLimiter(rate={self._rate:g}/s of {self._configured:g}/s)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from batchcreate.clock import VirtualClock
 from batchcreate.ratelimit import (
     DECREASE_FACTOR,
+    DENSE_THROTTLING,
+    WINDOW,
     AdaptiveLimiter,
     DeadlineExceeded,
     Priority,
@@ -298,3 +301,79 @@ async def test_a_poll_that_waited_its_patience_goes_before_later_creates() -> No
         "create-7@8",
         "create-8@9",
     ]
+
+
+async def _admissions_during(
+    limiter: AdaptiveLimiter, clock: VirtualClock, calls: int, stalls: dict[int, float]
+) -> list[float]:
+    """Admission times of ``calls`` queued callers, the event loop stalling for
+    ``stalls[k]`` seconds right after the k-th admission."""
+    times: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire(Priority.CREATE)
+        times.append(clock.monotonic())
+        stall = stalls.get(len(times))
+        if stall:
+            clock.stall(stall)
+
+    await clock.run(asyncio.gather(*(call() for _ in range(calls))))
+    return times
+
+
+def _busiest(times: list[float], window: float) -> int:
+    """The most admissions in any half-open window ``[t, t + window)``."""
+    return max(sum(1 for u in times if t <= u < t + window - 1e-9) for t in times)
+
+
+async def test_slots_lost_to_a_stalled_event_loop_are_made_up() -> None:
+    """A 250 ms stall at 100/s would cost 25 slots; they are made up, so the last of 300
+    calls starts where it would have without the stall."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(100.0, clock)
+    times = await _admissions_during(limiter, clock, 300, {100: 0.25})
+    assert times[-1] == pytest.approx(2.99)
+    assert times[100] == pytest.approx(times[99] + 0.25)
+    # The slots of 1.00 to 1.23 s are made up at twice the rate while new ones keep coming:
+    # 48 half intervals, then the schedule is caught up.
+    gaps = [b - a for a, b in itertools.pairwise(times[100:])]
+    assert gaps[:48] == pytest.approx([0.005] * 48)
+    assert gaps[48] == pytest.approx(0.01)
+    # No second holds more than 100 calls: a second later the window is full, and the
+    # same pattern repeats (a sliding window makes up a gap by moving it on).
+    assert _busiest(times, 1.0) == 100
+
+
+async def test_making_up_slots_never_exceeds_the_rate_in_any_second() -> None:
+    """However the loop stalls, no second holds more than the rate's calls."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(50.0, clock)
+    rng = random.Random(7)
+    stalls = {k: rng.choice([0.003, 0.02, 0.3, 0.9, 1.7]) for k in rng.sample(range(1, 400), 60)}
+    times = await _admissions_during(limiter, clock, 400, stalls)
+    assert len(times) == 400
+    assert _busiest(times, 1.0) <= 50
+    # And the stalls were made up: without it, every stall would add to the run's end.
+    assert times[-1] < 399 / 50 + sum(stalls.values()) - 2.0
+
+
+async def test_an_idle_limiter_does_not_save_slots_for_later() -> None:
+    """After a quiet period, calls start one interval apart again: the made-up slots are only
+    those a waiting call missed."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(10.0, clock)
+    await limiter.acquire()
+    await clock.advance(5.0)
+    times = await _admissions_during(limiter, clock, 5, {})
+    assert times == pytest.approx([5.0, 5.1, 5.2, 5.3, 5.4])
+
+
+async def test_the_window_follows_a_cut_rate() -> None:
+    """After the rate is cut, the made-up slots respect the lower rate's window too."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(100.0, clock)
+    for _ in range(int(DENSE_THROTTLING * WINDOW)):
+        limiter.throttled(0.0)
+    assert limiter.rate == pytest.approx(100.0 * DECREASE_FACTOR)
+    times = await _admissions_during(limiter, clock, 200, {20: 0.5, 90: 0.5})
+    assert _busiest(times, 1.0) <= round(100.0 * DECREASE_FACTOR)
