@@ -33,7 +33,15 @@ from batchcreate.preview import ProjectPreview, live_preview
 from batchcreate.progress import ProgressView, shown
 from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
 from batchcreate.record import ClusterRecord
-from batchcreate.report import Report, RunState, Summary, iso_utc, write_report
+from batchcreate.report import (
+    Report,
+    RunState,
+    StoredClusters,
+    Summary,
+    entry_text,
+    iso_utc,
+    write_report,
+)
 from batchcreate.retry import Backoff
 from batchcreate.runner import Runner, exit_code_for
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
@@ -148,6 +156,8 @@ class BatchRun:
         )
         self.stop_code: int | None = None
         self._started = (clock.time(), clock.monotonic())
+        #: Each record's report entry, once final (see ``_entry``).
+        self._entries: list[str | None] = [None] * len(self.runner.records)
 
     def stop(self, reason: str, code: int) -> None:
         """End the run early (a signal): nothing more is sent; exit with ``code``."""
@@ -155,18 +165,30 @@ class BatchRun:
             self.stop_code = code
         self.runner.stop(reason)
 
+    def _entry(self, index: int, record: ClusterRecord) -> str:
+        """A cluster's report entry as text, kept once its outcome is final (checkpoints
+        rewrite the whole report, and a finished cluster's entry no longer changes)."""
+        text = self._entries[index]
+        if text is not None:
+            return text
+        cluster = record.to_result()
+        if self._redact is not None:
+            # Error texts come from servers and from us; neither may carry a secret out.
+            if cluster.reason:
+                cluster.reason = self._redact(cluster.reason)
+            if cluster.last_error is not None:
+                cluster.last_error.message = self._redact(cluster.last_error.message)
+        text = entry_text(cluster)
+        if record.done:
+            self._entries[index] = text
+        return text
+
     def report(self, state: RunState, exit_code: int | None = None) -> Report:
         """The report as things stand; unfinished clusters show their provisional outcome."""
         started_wall, started_mono = self._started
-        clusters = [r.to_result() for r in self.runner.records]
-        if self._redact is not None:
-            # Error texts come from servers and from us; neither may carry a secret out.
-            for cluster in clusters:
-                if cluster.reason:
-                    cluster.reason = self._redact(cluster.reason)
-                if cluster.last_error is not None:
-                    cluster.last_error.message = self._redact(cluster.last_error.message)
-        return Report(
+        records = self.runner.records
+        outcomes = [r.provisional()[0] for r in records]
+        report = Report(
             batch=self.plan.name,
             state=state,
             started_at=iso_utc(started_wall) or "",
@@ -177,12 +199,17 @@ class BatchRun:
                 "auth": self.auth.describe(),
                 **self.extra_settings,
             },
-            summary=Summary.of(clusters),
-            clusters=clusters,
+            summary=Summary.of_outcomes(outcomes),
+            clusters=[],
             calls=self.client.stats.to_report(),
             simulated=self.simulated,
             exit_code=exit_code,
         )
+        # Set after validation: the entries stay text (a model each would be 4 times larger).
+        report.clusters = StoredClusters(
+            [self._entry(i, r) for i, r in enumerate(records)], outcomes
+        )
+        return report
 
     def _checkpoint(self) -> None:
         if self.report_path is not None:

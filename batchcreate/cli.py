@@ -47,7 +47,7 @@ from batchcreate.plan import BatchPlan
 from batchcreate.preview import ProjectPreview, offline_preview, preview_json, render_preview
 from batchcreate.progress import summary_table
 from batchcreate.render import render_plan, render_problems, render_summary
-from batchcreate.report import Report, write_report
+from batchcreate.report import Report, report_pieces, write_report
 from batchcreate.schemas import SCHEMAS, render_schema
 from batchcreate.settings import PollSettings, RetrySettings, Settings
 from batchcreate.shard import parse_shard, select
@@ -612,7 +612,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "it is printed on stdout instead",
             file=sys.stderr,
         )
-        print(result.report.model_dump_json(indent=2))
+        sys.stdout.writelines(report_pieces(result.report))
+        print()
         return max(code, EXIT_FAILED)
     return code
 

@@ -10,7 +10,7 @@ create a cluster twice.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import structlog
@@ -104,7 +104,7 @@ class CceClient:
     async def create_cluster(
         self,
         project: ProjectRef,
-        body: dict[str, Any],
+        body: Mapping[str, Any] | bytes,
         on_attempt: Callable[[], None] | None = None,
         *,
         deadline: float | None = None,

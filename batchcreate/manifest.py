@@ -378,7 +378,7 @@ def _plan_project(
         id=project.id,
         region=project.region,
         endpoint=endpoint,
-        clusters=tuple(ClusterPlan(name=n, body=b, location=loc) for loc, n, b in plans),
+        clusters=tuple(ClusterPlan.of(n, b, loc) for loc, n, b in plans),
         location=shown,
         credentials=credentials,
     )

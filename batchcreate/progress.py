@@ -23,7 +23,7 @@ from batchcreate.clock import Clock
 from batchcreate.durations import format_duration
 from batchcreate.ratelimit import AdaptiveLimiter
 from batchcreate.record import ClusterRecord
-from batchcreate.report import Outcome, Report
+from batchcreate.report import Outcome, Report, unsuccessful
 
 #: Per-project lines are drawn for batches of at most this many projects.
 MAX_PROJECT_LINES = 12
@@ -153,11 +153,10 @@ def summary_table(report: Report) -> RenderableType:
     failures.add_column("outcome")
     failures.add_column("project/cluster")
     failures.add_column("reason", overflow="fold")
-    for cluster in report.clusters:
-        if cluster.outcome not in (Outcome.CREATED, Outcome.EXISTING):
-            failures.add_row(
-                cluster.outcome.value, f"{cluster.project}/{cluster.name}", cluster.reason or ""
-            )
+    for cluster in unsuccessful(report.clusters):
+        failures.add_row(
+            cluster.outcome.value, f"{cluster.project}/{cluster.name}", cluster.reason or ""
+        )
     return Group(counts, failures) if failures.row_count else counts
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from batchcreate.errors import ApiError
 from batchcreate.plan import ClusterPlan, ProjectPlan
 from batchcreate.report import ClusterResult, LastError, Outcome, iso_utc
 
 
-@dataclass
+@dataclass(slots=True)
 class Mark:
     """One moment, on both clocks: monotonic for durations, wall for timestamps."""
 
@@ -21,7 +21,7 @@ def _span(start: Mark | None, end: Mark | None) -> float | None:
     return None if start is None or end is None else round(end.mono - start.mono, 3)
 
 
-@dataclass
+@dataclass(slots=True)
 class ClusterRecord:
     """The live state of one cluster of the manifest."""
 
@@ -42,9 +42,6 @@ class ClusterRecord:
     submitted: Mark | None = None
     accepted: Mark | None = None
     terminal: Mark | None = None
-    #: The report entry, kept once the outcome is final: checkpoints rewrite the whole
-    #: report, and a finished cluster's entry no longer changes.
-    _result: ClusterResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -66,14 +63,7 @@ class ClusterRecord:
         return Outcome.NOT_STARTED, self.reason or "not sent yet when this report was written"
 
     def to_result(self) -> ClusterResult:
-        if self._result is not None:
-            return self._result
-        result = self._build_result()
-        if self.done:
-            self._result = result
-        return result
-
-    def _build_result(self) -> ClusterResult:
+        """The cluster's report entry as things stand."""
         error = self.last_error
         outcome, reason = self.provisional()
         return ClusterResult(

@@ -8,7 +8,7 @@ from pathlib import Path
 from batchcreate.durations import format_duration
 from batchcreate.errors import Problem
 from batchcreate.plan import BatchPlan
-from batchcreate.report import SUCCESS_OUTCOMES, Outcome, Report
+from batchcreate.report import Outcome, Report, unsuccessful
 
 MAX_NAMES_SHOWN = 12
 
@@ -54,9 +54,7 @@ def render_summary(report: Report, path: Path) -> str:
         f"batch {report.batch}: {report.summary.total} clusters in "
         f"{report.duration_seconds:.1f}s: {', '.join(parts) or 'nothing to do'}"
     ]
-    for c in report.clusters:
-        if c.outcome in SUCCESS_OUTCOMES:
-            continue
+    for c in unsuccessful(report.clusters):
         error = c.last_error
         detail = c.reason or (error.message if error else "")
         code = f" [{error.error_code}]" if error and error.error_code else ""

@@ -317,7 +317,7 @@ class Runner:
                 return
             try:
                 cluster = await self.client.create_cluster(
-                    project, record.plan.body, count_attempt, deadline=self._deadline(record)
+                    project, record.plan.wire, count_attempt, deadline=self._deadline(record)
                 )
             except ConflictError as error:
                 record.last_error = error

@@ -70,12 +70,20 @@ def _project_path(project_id: str, *rest: str) -> str:
     return "/" + "/".join(quote(s, safe="") for s in segments)
 
 
-def create_cluster_request(endpoint: str, project_id: str, body: Mapping[str, Any]) -> Request:
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """A request body as sent: compact UTF-8 JSON."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def create_cluster_request(
+    endpoint: str, project_id: str, body: Mapping[str, Any] | bytes
+) -> Request:
+    """POST a create; ``body`` as a mapping, or already encoded (``encode_body``)."""
     return Request(
         "POST",
         endpoint + _project_path(project_id, "clusters"),
         {"Content-Type": JSON_CONTENT_TYPE},
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+        body if isinstance(body, bytes) else encode_body(body),
         "create",
     )
 

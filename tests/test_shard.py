@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def project(pid: str, size: int, region: str = "cn-north-4") -> ProjectPlan:
     """A project of ``size`` clusters (bodies are not needed to place it)."""
     clusters = tuple(
-        ClusterPlan(f"{pid}-c{i:03d}", {}, f"projects[{pid}].clusters[{i}]") for i in range(size)
+        ClusterPlan.of(f"{pid}-c{i:03d}", {}, f"projects[{pid}].clusters[{i}]") for i in range(size)
     )
     return ProjectPlan(
         id=pid, region=region, endpoint=cce_endpoint(region), clusters=clusters, location=pid
