@@ -29,6 +29,15 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (at least zero) of this clock's time."""
 
+    def timer(self, seconds: float) -> asyncio.Future[None]:
+        """A future done ``seconds`` from now; cancelling it drops the timer. For waiting
+        on one thing or a timeout (``asyncio.wait``) without a task for the sleep."""
+
+
+def _ring(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
 
 class SystemClock:
     """The real clock: the event loop's monotonic time and ``asyncio.sleep``."""
@@ -41,6 +50,13 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    def timer(self, seconds: float) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        handle = loop.call_later(max(0.0, seconds), _ring, future)
+        future.add_done_callback(lambda _: handle.cancel())
+        return future
 
     def __repr__(self) -> str:
         return "SystemClock()"
@@ -73,9 +89,15 @@ class VirtualClock:
         if seconds <= 0:
             await asyncio.sleep(0)
             return
+        await self.timer(seconds)
+
+    def timer(self, seconds: float) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if seconds <= 0:
+            future.set_result(None)
+            return future
         heapq.heappush(self._sleepers, (self._now + seconds, next(self._order), future))
-        await future
+        return future
 
     async def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, waking every sleeper due on the way, in order."""

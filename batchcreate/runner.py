@@ -490,7 +490,7 @@ class Runner:
         if delay <= 0:
             await asyncio.sleep(0)
             return
-        timer: asyncio.Future[None] = asyncio.ensure_future(self.clock.sleep(delay))
+        timer = self.clock.timer(delay)
         try:
             await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -147,8 +148,18 @@ class ProjectWatch:
         future: asyncio.Future[Cluster | None] = asyncio.get_running_loop().create_future()
         self._watched[record.name] = _Watched(record, since, timed, future, seen_running=since)
         self._model.watch()
-        self._wake.set()
+        # Plan again only if the newcomer can change the plan (``next_list_delay``): when the
+        # watch was idle, or when it may end within an interval. Otherwise the list planned
+        # is due no later than the newcomer's first look: waking the loop for every accepted
+        # cluster would cost a replanning over all the watched ones each time.
+        if len(self._watched) == 1 or self.now_active(since):
+            self._wake.set()
         return future
+
+    def now_active(self, since: float) -> bool:
+        """Whether a job started at ``since`` may end before the next interval is out."""
+        age = self._clock.monotonic() - since
+        return age + self._model.settings.interval >= self._model.earliest()
 
     def unwatch(self, record: ClusterRecord) -> None:
         watched = self._watched.get(record.name)
@@ -210,10 +221,11 @@ class ProjectWatch:
         """Wait ``delay``; False when woken before."""
         if delay <= 0:
             return True
-        timer = asyncio.ensure_future(self._clock.sleep(delay))
+        timer = self._clock.timer(delay)
         woken = asyncio.ensure_future(self._wake.wait())
+        either: set[asyncio.Future[Any]] = {timer, woken}
         try:
-            done, _ = await asyncio.wait({timer, woken}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             timer.cancel()
             woken.cancel()

@@ -31,6 +31,7 @@ figure:
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import heapq
 import itertools
@@ -90,6 +91,9 @@ class _Clock:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        raise NotImplementedError("the model advances time itself, event by event")
+
+    def timer(self, seconds: float) -> asyncio.Future[None]:
         raise NotImplementedError("the model advances time itself, event by event")
 
 
