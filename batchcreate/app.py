@@ -81,20 +81,39 @@ class RunResult:
         return f"RunResult(exit_code={self.exit_code}, clusters={len(self.records)})"
 
 
+#: Calls whose slots fall this close after a granted one are granted with it (a wake-up
+#: of the event loop saved per call at high rates; see ``AdaptiveLimiter``).
+COALESCE = 0.01
+#: How much longer than a second the limiters' sliding window is over a real network.
+DELIVERY_SLACK = 0.005
+
+
 class Limiters:
     """One rate limiter per endpoint, created on first use."""
 
-    def __init__(self, rate: float, clock: Clock, *, poll_patience: float = 5.0) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Clock,
+        *,
+        poll_patience: float = 5.0,
+        delivery_slack: float = 0.0,
+    ) -> None:
         self._rate = rate
         self._clock = clock
         self._poll_patience = poll_patience
+        self._delivery_slack = delivery_slack
         self.by_key: dict[str, AdaptiveLimiter] = {}
 
     def __call__(self, key: str) -> RateLimiter:
         limiter = self.by_key.get(key)
         if limiter is None:
             limiter = self.by_key[key] = AdaptiveLimiter(
-                self._rate, self._clock, poll_patience=self._poll_patience
+                self._rate,
+                self._clock,
+                poll_patience=self._poll_patience,
+                coalesce=COALESCE,
+                delivery_slack=self._delivery_slack,
             )
         return limiter
 
@@ -129,7 +148,10 @@ class BatchRun:
         checkpoint_interval: float = DEFAULT_INTERVAL,
         extra_settings: dict[str, Any] | None = None,
         redact: Callable[[str], str] | None = None,
+        delivery_slack: float = 0.0,
     ) -> None:
+        """``delivery_slack``: see ``AdaptiveLimiter``; for a transport over a real network
+        (``DELIVERY_SLACK``), not for the in-memory one."""
         self.plan = plan
         self.clock = clock
         self.auth = auth
@@ -140,7 +162,10 @@ class BatchRun:
         backoff = backoff or Backoff(plan.settings.retry)
         # A poll waits at most one poll interval behind creates that came after it.
         self.limiters = Limiters(
-            plan.settings.rate_limit, clock, poll_patience=plan.settings.poll.interval
+            plan.settings.rate_limit,
+            clock,
+            poll_patience=plan.settings.poll.interval,
+            delivery_slack=delivery_slack,
         )
         self.client = CceClient(
             transport,
@@ -426,6 +451,7 @@ async def run_batch(
                 checkpoint_interval=checkpoint_interval,
                 extra_settings=link.extra_settings | (extra_settings or {}),
                 redact=REDACTOR.text,
+                delivery_slack=DELIVERY_SLACK,
             )
             remove_signals = _install_stop_signals(run)
             view = (

@@ -377,3 +377,32 @@ async def test_the_window_follows_a_cut_rate() -> None:
     assert limiter.rate == pytest.approx(100.0 * DECREASE_FACTOR)
     times = await _admissions_during(limiter, clock, 200, {20: 0.5, 90: 0.5})
     assert _busiest(times, 1.0) <= round(100.0 * DECREASE_FACTOR)
+
+
+async def test_coalescing_admits_the_slots_due_soon_together() -> None:
+    """With ``coalesce`` 10 ms at 300/s, one wake-up admits the calls of the next 10 ms
+    (four slots), and no second holds more than 300 calls."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(300.0, clock, coalesce=0.01)
+    times = await _admissions_during(limiter, clock, 900, {})
+    groups = [len(list(g)) for _, g in itertools.groupby(times)]
+    assert max(groups) == 4
+    assert sum(groups) == 900
+    assert len(groups) <= 900 / 2.5  # one wake-up per 2.5 calls or better, not per call
+    assert _busiest(times, 1.0) <= 300
+    # Coalescing never delays: each call starts no later than its slot.
+    assert all(t <= k / 300 + 1e-9 for k, t in enumerate(times))
+
+
+async def test_delivery_slack_spreads_a_window_over_a_little_more_than_a_second() -> None:
+    """With 5 ms of delivery slack, 100 calls never start within 1.005 s of each other, so
+    arrivals up to 5 ms late still show at most 100 in any second."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(100.0, clock, delivery_slack=0.005)
+    times = await _admissions_during(limiter, clock, 500, {})
+    assert _busiest(times, 1.005) <= 100
+    rng = random.Random(3)
+    arrivals = sorted(t + rng.uniform(0.0, 0.005) for t in times)
+    assert _busiest(arrivals, 1.0) <= 100
+    # The cost: 0.5% of the rate.
+    assert (len(times) - 1) / (times[-1] - times[0]) == pytest.approx(100 / 1.005, rel=0.01)
