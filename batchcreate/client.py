@@ -171,6 +171,7 @@ class CceClient:
         refreshed = False
         while True:
             await limiter.acquire(priority, deadline)
+            sent_at = self._clock.monotonic()
             attempt += 1
             try:
                 # Inside the try: fetching an IAM token can fail like any call.
@@ -183,7 +184,7 @@ class CceClient:
                 error.attempts = attempt
                 self.stats.record(request.kind, error.code)
                 if isinstance(error, ThrottledError):
-                    limiter.throttled(error.retry_after)
+                    limiter.throttled(error.retry_after, sent_at)
                     log.info(
                         "endpoint.throttled",
                         endpoint=project.rate_key,

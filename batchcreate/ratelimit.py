@@ -90,8 +90,8 @@ class RateLimiter(Protocol):
     async def acquire(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
         """Wait until one more call may start; ``DeadlineExceeded`` at ``deadline``."""
 
-    def throttled(self, retry_after: float | None) -> None:
-        """The server refused a call for flow control."""
+    def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
+        """The server refused a call (admitted at ``sent_at``) for flow control."""
 
     def succeeded(self) -> None:
         """A call was answered without flow control."""
@@ -137,6 +137,8 @@ class AdaptiveLimiter:
         self._paused_until = float("-inf")
         self._last_decrease = float("-inf")
         self._consecutive_throttles = 0
+        #: When the latest own pause began (a 429 for a call sent after it doubles the next).
+        self._pause_began = float("-inf")
         self._recent: collections.deque[bool] = collections.deque(maxlen=WINDOW)
         # Each waiter's place: (class, then arrival shifted by its class's patience, order).
         self._patience = {Priority.LIST: 0.0, Priority.CREATE: 0.0, Priority.POLL: poll_patience}
@@ -298,12 +300,18 @@ class AdaptiveLimiter:
                 # yields anyway, and an extra turn of the event loop per call is saved.
                 await asyncio.sleep(0)
 
-    def throttled(self, retry_after: float | None) -> None:
-        """Pause the endpoint and, once per congestion event, cut its rate."""
+    def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
+        """Pause the endpoint and, once per congestion event, cut its rate.
+
+        ``sent_at``: when the refused call was admitted. A call that went out before the
+        latest pause began says nothing of whether that pause was long enough (calls sent
+        together are refused together), so it does not double the next one."""
         now = self._clock.monotonic()
         self.throttle_events += 1
-        self._consecutive_throttles += 1
         self._recent.append(True)
+        if sent_at is None or sent_at >= self._pause_began:
+            self._consecutive_throttles += 1
+            self._pause_began = now
         if retry_after is None:
             slots = OWN_PAUSE_SLOTS * 2 ** (self._consecutive_throttles - 1)
             pause = min(OWN_PAUSE_MAX, slots * self._interval)

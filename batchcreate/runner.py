@@ -300,6 +300,9 @@ class Runner:
         maybe_created = False
         # True when the create's own answer came back: its job started then.
         answered = False
+        # Sends that failed without an answer or with a 5xx: they count against
+        # ``retry.attempts``; sends refused with a 429 do not (record.attempts counts all).
+        failures = 0
 
         def count_attempt() -> None:
             # Submission is when the body is first sent, not when it began to queue for a slot.
@@ -362,15 +365,16 @@ class Runner:
                         "learn whether it happened; a rerun adopts it if it did",
                     )
                     return
-                if not await self._pause_before_resend(record, error):
+                failures += error.attempts or 1
+                if not await self._pause_before_resend(record, error, failures):
                     self._finish(
                         record,
                         Outcome.FAILED,
-                        f"create failed {record.attempts} times, last: {error}; the cluster "
+                        f"create failed {failures} times, last: {error}; the cluster "
                         "is not in the project's list",
                     )
                     return
-                clog.info("cluster.resending", attempts=record.attempts)
+                clog.info("cluster.resending", attempts=record.attempts, failures=failures)
                 continue
             except ThrottledError as error:  # only when throttled until the deadline
                 record.last_error = error
@@ -408,12 +412,15 @@ class Runner:
         self._changed(record)
         await self._follow(project, record, fresh=True, timed=answered)
 
-    async def _pause_before_resend(self, record: ClusterRecord, error: ApiError) -> bool:
-        """Wait before sending a create again; False when the budget or deadline is spent."""
-        if record.attempts >= self.settings.retry.attempts:
+    async def _pause_before_resend(
+        self, record: ClusterRecord, error: ApiError, failures: int
+    ) -> bool:
+        """Wait before sending a create again after ``failures`` failed sends; False when
+        the budget (``retry.attempts``) or the deadline is spent."""
+        if failures >= self.settings.retry.attempts:
             return False
         deadline = self._deadline(record)
-        delay = self._backoff.delay(record.attempts, error)
+        delay = self._backoff.delay(failures, error)
         if deadline is not None and self.clock.monotonic() + delay >= deadline:
             return False
         await self.clock.sleep(delay)

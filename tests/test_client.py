@@ -117,7 +117,7 @@ class _Limiter:
         self._events.append(f"acquire:{self.key}")
         self.priorities.append(priority)
 
-    def throttled(self, retry_after: float | None) -> None:
+    def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
         self._events.append(f"throttled:{self.key}:{retry_after}")
 
     def succeeded(self) -> None:

@@ -156,6 +156,21 @@ async def test_own_pause_doubles_while_429s_continue_and_resets_after_a_success(
     assert limiter.paused_until - now == 0.5
 
 
+async def test_429s_for_calls_sent_before_the_pause_do_not_double_it() -> None:
+    """Calls sent together are refused together: their 429s, for calls sent before the
+    pause began, leave it at 2 slots; a 429 for a call sent after it doubles the next."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(4.0, clock, adaptive=False)
+    sent = clock.monotonic()
+    await clock.advance(0.01)
+    for _ in range(5):  # five calls sent at ``sent``, answered 429 now
+        limiter.throttled(retry_after=None, sent_at=sent)
+    assert limiter.paused_until - clock.monotonic() == pytest.approx(0.5)
+    await clock.run(limiter.acquire())
+    limiter.throttled(retry_after=None, sent_at=clock.monotonic())
+    assert limiter.paused_until - clock.monotonic() == pytest.approx(1.0)
+
+
 async def test_isolated_429s_pause_but_do_not_cut_the_rate() -> None:
     """A 429 now and then among successes pauses the endpoint but leaves its rate alone."""
     clock = VirtualClock()

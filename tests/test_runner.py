@@ -359,6 +359,40 @@ async def test_create_that_failed_once_succeeds_on_the_resend() -> None:
     assert cce.created == {("p1", "second-try"): 1}
 
 
+async def test_throttled_sends_do_not_spend_the_resend_budget() -> None:
+    """Creates refused with 429s are sent again without counting against
+    ``retry.attempts`` (only 5xx and lost answers do): five 429s, then a 500, then the
+    resend that is accepted, with a budget of 2."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+    refusals = iter([429] * 5 + [500])
+
+    def hook(request: Request, response: Response) -> Response:
+        if request.kind != "create":
+            return response
+        status = next(refusals, None)
+        if status is None:
+            return response
+        cce.clusters.clear()
+        cce.jobs.clear()
+        cce.created.clear()
+        code = "APIGW.0308" if status == 429 else "CCE.01500001"
+        body = f'{{"error_code": "{code}", "error_msg": "refused"}}'.encode()
+        return Response(status, {"Retry-After": "1"} if status == 429 else {}, body)
+
+    result, transport = await run(
+        manifest_dict({"p1": ["patient-one"]}, settings={"retry": {"attempts": 2}}),
+        cce,
+        clock,
+        hook=hook,
+    )
+    (cluster,) = result.report.clusters
+    assert cluster.outcome is Outcome.CREATED, cluster.reason
+    assert cluster.attempts == 7  # every send of the body is counted in the report
+    assert len(transport.times("create")) == 7
+    assert cce.created == {("p1", "patient-one"): 1}
+
+
 async def test_a_409_after_a_lost_create_is_our_own_cluster() -> None:
     """A create processed late (absent from the first re-list) makes the resend a 409: the
     cluster is this run's own, reported created, and the server created it once."""
