@@ -182,11 +182,12 @@ class AdaptiveLimiter:
 
     def _start_time(self, early: float = 0.0) -> float:
         """The earliest moment the next call may start; ``early``: that much before its
-        slot (coalescing), but never before the sliding window or a pause allow."""
+        slot (coalescing), but never before the sliding window, a pause or the pace of
+        making up missed slots allow."""
         start = max(
             self._tat - (self._burst - 1) * self._interval - early,
             self._paused_until,
-            self._catch_up_next - early,
+            self._catch_up_next,
         )
         room = self._window_calls - self._granted  # calls the window may still hold
         if room <= 0:

@@ -421,3 +421,15 @@ async def test_delivery_slack_spreads_a_window_over_a_little_more_than_a_second(
     assert _busiest(arrivals, 1.0) <= 100
     # The cost: 0.5% of the rate.
     assert (len(times) - 1) / (times[-1] - times[0]) == pytest.approx(100 / 1.005, rel=0.01)
+
+
+async def test_coalescing_does_not_hurry_the_making_up_of_missed_slots() -> None:
+    """After a stall, missed slots are made up at twice the rate even with coalescing: not
+    all at once, which would send a burst the event loop could not put on the wire in time."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(100.0, clock, coalesce=0.01)
+    times = await _admissions_during(limiter, clock, 300, {100: 0.25})
+    made_up = times[100:148]
+    gaps = [b - a for a, b in itertools.pairwise(made_up)]
+    assert min(gaps) == pytest.approx(0.005)
+    assert _busiest(times, 1.0) <= 100
