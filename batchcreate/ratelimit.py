@@ -14,7 +14,8 @@ How it behaves:
 - with ``delivery_slack`` (real networks), the window is that much longer than a second:
   a call goes on the wire a little after its caller resumes (a few ms, as the event loop
   runs other work first), and the service counts arrivals, so 300 calls are spread over
-  1.005 s rather than 1 s (99.5% of the rate) and no arriving second holds 301;
+  1.005 s rather than 1 s (99.5% of the rate): calls that reach it up to 5 ms late still
+  fit in its second;
 - with ``coalesce``, a wake-up that admits a call also admits the calls whose slots fall
   within the next ``coalesce`` seconds (the sliding window still holds exactly): at 300/s,
   three calls every 10 ms instead of one every 3.3 ms, which saves the event loop a

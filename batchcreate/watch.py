@@ -152,11 +152,11 @@ class ProjectWatch:
         # watch was idle, or when it may end within an interval. Otherwise the list planned
         # is due no later than the newcomer's first look: waking the loop for every accepted
         # cluster would cost a replanning over all the watched ones each time.
-        if len(self._watched) == 1 or self.now_active(since):
+        if len(self._watched) == 1 or self._may_end_soon(since):
             self._wake.set()
         return future
 
-    def now_active(self, since: float) -> bool:
+    def _may_end_soon(self, since: float) -> bool:
         """Whether a job started at ``since`` may end before the next interval is out."""
         age = self._clock.monotonic() - since
         return age + self._model.settings.interval >= self._model.earliest()
