@@ -95,6 +95,12 @@ class CompletionModel:
         return recent / at_risk if at_risk > 0 else None
 
 
+def may_end_within(age: float, interval: float, earliest: float) -> bool:
+    """Whether a job ``age`` seconds old may have ended by one ``interval`` from now, the
+    earliest a job ends being ``earliest`` (``CompletionModel.earliest``)."""
+    return age + interval >= earliest
+
+
 def next_list_delay(
     ages: Iterable[float], model: CompletionModel, now: float, *, quiet: int = 0
 ) -> float:
@@ -120,7 +126,7 @@ def next_list_delay(
     active = 0
     soonest = math.inf
     for age in ages:
-        if age + interval >= earliest:
+        if may_end_within(age, interval, earliest):
             active += 1
         else:
             soonest = min(soonest, earliest - age)

@@ -30,7 +30,7 @@ from batchcreate.errors import ApiError
 from batchcreate.models import Cluster
 from batchcreate.phases import cluster_phase_settled
 from batchcreate.plan import ProjectPlan
-from batchcreate.polling import CompletionModel, next_list_delay
+from batchcreate.polling import CompletionModel, may_end_within, next_list_delay
 from batchcreate.ratelimit import DeadlineExceeded, Priority
 from batchcreate.record import ClusterRecord
 from batchcreate.retry import Backoff
@@ -159,7 +159,7 @@ class ProjectWatch:
     def _may_end_soon(self, since: float) -> bool:
         """Whether a job started at ``since`` may end before the next interval is out."""
         age = self._clock.monotonic() - since
-        return age + self._model.settings.interval >= self._model.earliest()
+        return may_end_within(age, self._model.settings.interval, self._model.earliest())
 
     def unwatch(self, record: ClusterRecord) -> None:
         watched = self._watched.get(record.name)
