@@ -748,6 +748,24 @@ def _verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
 
+def _ratio_line(
+    label: str,
+    top: float,
+    bottom: float,
+    *,
+    at_most: float | None = None,
+    at_least: float | None = None,
+) -> str:
+    """``label: top / bottom = ratio`` and its verdict against one bound."""
+    ratio = top / bottom
+    if at_most is not None:
+        target, ok = f"≤ {at_most:g}x", ratio <= at_most
+    else:
+        assert at_least is not None
+        target, ok = f"≥ {at_least:g}x", ratio >= at_least
+    return f"  {label}: {top:.3f} / {bottom:.3f} = {ratio:.2f}x   target {target}: {_verdict(ok)}"
+
+
 def ratio_lines(rows: Sequence[Row]) -> list[str]:
     by = {r.tool: r for r in rows}
     bc, sdk, bare = by.get("batchcreate"), by.get("sdk pool"), by.get("bare aiohttp")
@@ -761,18 +779,22 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
             f"{TARGET_RATE_SHARE:.0%} and never above: {_verdict(ok)}"
         )
     if bc is not None and bare is not None:
-        ratio = bc.cpu_ms_per_call / bare.cpu_ms_per_call
         lines.append(
-            f"  CPU per call, batchcreate ÷ bare aiohttp: {bc.cpu_ms_per_call:.3f} / "
-            f"{bare.cpu_ms_per_call:.3f} = {ratio:.2f}x   target ≤ "
-            f"{TARGET_CALL_CPU_VS_BARE:g}x: {_verdict(ratio <= TARGET_CALL_CPU_VS_BARE)}"
+            _ratio_line(
+                "CPU per call, batchcreate ÷ bare aiohttp",
+                bc.cpu_ms_per_call,
+                bare.cpu_ms_per_call,
+                at_most=TARGET_CALL_CPU_VS_BARE,
+            )
         )
     if bc is not None and sdk is not None:
-        ratio = sdk.cpu_ms_per_cluster / bc.cpu_ms_per_cluster
         lines.append(
-            f"  CPU per cluster, sdk pool ÷ batchcreate: {sdk.cpu_ms_per_cluster:.3f} / "
-            f"{bc.cpu_ms_per_cluster:.3f} = {ratio:.2f}x   target ≥ "
-            f"{TARGET_SDK_VS_BATCHCREATE:g}x: {_verdict(ratio >= TARGET_SDK_VS_BATCHCREATE)}"
+            _ratio_line(
+                "CPU per cluster, sdk pool ÷ batchcreate",
+                sdk.cpu_ms_per_cluster,
+                bc.cpu_ms_per_cluster,
+                at_least=TARGET_SDK_VS_BATCHCREATE,
+            )
         )
     for row in rows:
         if row.server_share >= 0.85:
@@ -790,13 +812,15 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
 
 
 def huge_lines(base: Row, huge: Row) -> list[str]:
-    growth = huge.cpu_ms_per_cluster / base.cpu_ms_per_cluster
     return [
         f"  peak RSS at {huge.clusters:,}: {huge.rss_mb:.0f} MB   target ≤ "
         f"{TARGET_HUGE_RSS_MB:g} MB: {_verdict(huge.rss_mb <= TARGET_HUGE_RSS_MB)}",
-        f"  CPU per cluster, {huge.clusters:,} ÷ {base.clusters:,}: "
-        f"{huge.cpu_ms_per_cluster:.3f} / {base.cpu_ms_per_cluster:.3f} = {growth:.2f}x   "
-        f"target ≤ {TARGET_HUGE_CPU_GROWTH:g}x: {_verdict(growth <= TARGET_HUGE_CPU_GROWTH)}",
+        _ratio_line(
+            f"CPU per cluster, {huge.clusters:,} ÷ {base.clusters:,}",
+            huge.cpu_ms_per_cluster,
+            base.cpu_ms_per_cluster,
+            at_most=TARGET_HUGE_CPU_GROWTH,
+        ),
     ]
 
 
