@@ -90,6 +90,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_destination),  # type: ignore[arg-type]
+        # One write per line (print() makes two: a live console would show a blank line).
+        logger_factory=structlog.WriteLoggerFactory(file=_destination),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -10,8 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import structlog
 import yaml
+from rich.console import Console
 
+from batchcreate import logs
 from batchcreate.clock import VirtualClock
 from batchcreate.manifest import build_plan
 from batchcreate.plan import BatchPlan
@@ -145,6 +149,22 @@ def test_without_a_terminal_nothing_is_drawn_and_logs_go_to_the_log_file(tmp_pat
     events = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
     assert "batch.started" in events
     assert "cluster.terminal" in events
+
+
+def test_log_lines_under_the_live_view_are_one_line_each() -> None:
+    """While the view is drawn, each log event is one line on its console: no blank line."""
+    stream = io.StringIO()
+    logs.configure_logging("info", "json", stream=stream)
+    log = structlog.get_logger()
+
+    with logs.route_through(Console(file=stream, width=200)):
+        log.info("one")
+        log.info("two")
+    log.info("three")
+
+    lines = stream.getvalue().split("\n")
+    assert [json.loads(line)["event"] for line in lines[:-1]] == ["one", "two", "three"]
+    assert lines[-1] == ""
 
 
 def test_dry_run_lists_each_project_once_and_creates_nothing(tmp_path: Path) -> None:
