@@ -187,3 +187,46 @@ def test_redactor_in_a_structlog_chain_keeps_secrets_out_of_output() -> None:
     assert "auth.failed" in written
     assert "login failed for ***" in written
     assert all(secret not in written for secret in (SK, PASSWORD, SIGNATURE))
+
+
+def test_redactor_passes_plain_events_through_untouched() -> None:
+    """An event with nothing to mask comes back as it is (the cheap path), unchanged."""
+    redactor = Redactor([SK])
+    event = {"event": "cluster.accepted", "cluster": "c-1", "polls": 2, "ok": True, "x": None}
+    snapshot = dict(event)
+
+    assert redactor(None, "info", event) is event
+    assert event == snapshot
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event": "e", "detail": f"prefix {SK} suffix"},  # a known secret in one value
+        {"event": "e", "detail": json.dumps({"v": TOKEN})},  # its JSON spelling
+        {"event": "e", "detail": "X-Auth-Token: abc.def"},  # a secret's shape
+        {"event": "e", "password": "hunter22"},  # a secret key
+        {"event": "e", "token": 12345},  # a secret key over a number
+        {"event": "e", "headers": {"X-Auth-Token": "abc"}},  # a nested secret
+        {"event": "e", "first": "a", "second": f"b {TOKEN}"},  # the secret not in the first
+    ],
+)
+def test_redactor_masks_whatever_one_value_shows_even_among_plain_ones(
+    event: dict[str, object],
+) -> None:
+    """The cheap path never lets through an event that masking value by value changes."""
+    redactor = Redactor([SK, TOKEN])
+    out = redactor(None, "info", dict(event))
+
+    rendered = json.dumps(out)
+    assert out != event
+    assert MASK in rendered
+    assert all(secret not in rendered for secret in (SK, TOKEN, "hunter22", "abc.def"))
+
+
+def test_redactor_does_not_join_values_into_a_hint_word() -> None:
+    """Two values that together spell a hint word ("to" + "ken") stay plain and unmasked."""
+    redactor = Redactor()
+    event = {"event": "e", "a": "x to", "b": "ken=1"}
+
+    assert redactor(None, "info", event) is event
