@@ -190,12 +190,13 @@ class Runner:
             return
         plog.info("project.listed", existing=len(watch.by_name), clusters=len(records))
 
-        slots = asyncio.Semaphore(self.settings.max_in_flight_per_project)
+        slots = OrderedSlots(self.settings.max_in_flight_per_project)
+        held = 0  # the batch's in-flight slots taken for clusters not started yet
         async with asyncio.TaskGroup() as watching:
             watching.create_task(watch.run())
             try:
                 async with asyncio.TaskGroup() as group:
-                    for record in records:
+                    for index, record in enumerate(records):
                         found = watch.by_name.get(record.name)
                         if found is not None:
                             self._adopt(record, found, preexisting=True)
@@ -203,9 +204,16 @@ class Runner:
                                 self._settle(record, found)
                                 continue
                         await slots.acquire()
-                        await self._in_flight.acquire(rank)
+                        if held == 0:
+                            # As many as the project may start now (its own slots allow
+                            # no more), so that slots freed together stay together.
+                            want = min(len(records) - index, 1 + slots.free)
+                            held = await self._in_flight.acquire(rank, want)
+                        held -= 1
                         group.create_task(self._drive(project, record, slots))
             finally:
+                if held:
+                    self._in_flight.release(held)
                 watch.close()
 
     @staticmethod
@@ -236,7 +244,7 @@ class Runner:
     # ---- per cluster -------------------------------------------------------------------
 
     async def _drive(
-        self, project: ProjectPlan, record: ClusterRecord, slots: asyncio.Semaphore
+        self, project: ProjectPlan, record: ClusterRecord, slots: OrderedSlots
     ) -> None:
         """Create or follow one cluster, holding its in-flight slots until it is terminal."""
         try:

@@ -213,6 +213,25 @@ async def test_in_flight_limits_hold_for_the_batch_and_each_project() -> None:
         assert peak([s for s in spans if s[2] == project]) == 3
 
 
+async def test_slots_freed_together_go_to_the_next_project_together() -> None:
+    """When one list sees a project's jobs all end, the freed in-flight slots go to the
+    next project of the manifest, all of them: the clusters in flight stay in as few
+    projects as possible (one list watches them all), not one cluster in each project."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=30.0)
+    names = {f"p{j}": [f"c-{j}-{i}" for i in range(4)] for j in range(3)}
+    settings = {
+        "rateLimit": 1000,
+        "maxInFlight": 4,
+        "maxInFlightPerProject": 4,
+        "poll": {"initialDelay": "10s", "interval": "5s", "maxInterval": "5s"},
+    }
+    result, _ = await run(manifest_dict(names, settings=settings), cce, clock)
+    assert result.report.summary.created == 12
+    by_start = sorted(result.records, key=lambda r: r.submitted.mono if r.submitted else 0.0)
+    assert [r.project.id for r in by_start] == ["p0"] * 4 + ["p1"] * 4 + ["p2"] * 4
+
+
 async def test_every_call_respects_the_endpoint_rate_limit() -> None:
     """Each endpoint gets at most rateLimit calls in any one-second window; endpoints are apart."""
     clock = VirtualClock()

@@ -74,3 +74,59 @@ async def test_short_tells_whether_anyone_waits() -> None:
     await other
     assert not slots.short()
     assert slots.free == 0
+
+
+async def test_slots_freed_together_go_to_the_earliest_project_in_one_go() -> None:
+    """Three slots freed at once all go to the earliest project waiting, which wants them,
+    and none to the next, although the first does not come back between the releases."""
+    slots = OrderedSlots(3)
+    assert await slots.acquire(0, want=5) == 3
+    early = asyncio.ensure_future(slots.acquire(1, want=4))
+    late = asyncio.ensure_future(slots.acquire(2, want=4))
+    await asyncio.sleep(0)
+
+    for _ in range(3):  # one list saw three jobs end: three releases in a row
+        slots.release()
+    await asyncio.sleep(0)
+
+    assert early.done()
+    assert early.result() == 3
+    assert not late.done()
+    assert slots.short()
+    slots.release()
+    assert await late == 1
+    assert not slots.short()
+    assert slots.free == 0
+
+
+async def test_a_waiter_takes_no_more_than_it_wants() -> None:
+    slots = OrderedSlots(4)
+    assert await slots.acquire(0, want=4) == 4
+    first = asyncio.ensure_future(slots.acquire(0, want=2))
+    second = asyncio.ensure_future(slots.acquire(1, want=5))
+    await asyncio.sleep(0)
+
+    slots.release(4)
+
+    assert await first == 2
+    assert await second == 2
+    assert slots.free == 0
+
+
+async def test_a_waiter_cancelled_after_part_of_its_grant_gives_it_all_back() -> None:
+    slots = OrderedSlots(2)
+    assert await slots.acquire(want=2) == 2
+    waiter = asyncio.ensure_future(slots.acquire(0, want=3))
+    other = asyncio.ensure_future(slots.acquire(1))
+    await asyncio.sleep(0)
+    slots.release(2)  # both to the first waiter ...
+    waiter.cancel()  # ... cancelled before it runs: the next one gets a slot
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert await other == 1
+    assert slots.free == 1
+
+
+async def test_wanting_no_slot_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        await OrderedSlots(1).acquire(want=0)
