@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,8 @@ class ProjectWatch:
         self.by_name: dict[str, Cluster] = {}
         self._watched: dict[str, _Watched] = {}
         self._wake = asyncio.Event()
+        #: When the watching list planned is due (monotonic); inf while none is planned.
+        self._list_due = math.inf
         self._closed = False
         self.lists = 0
         #: When the latest list was answered (monotonic); -inf before the first.
@@ -148,18 +151,23 @@ class ProjectWatch:
         future: asyncio.Future[Cluster | None] = asyncio.get_running_loop().create_future()
         self._watched[record.name] = _Watched(record, since, timed, future, seen_running=since)
         self._model.watch()
-        # Plan again only if the newcomer can change the plan (``next_list_delay``): when the
-        # watch was idle, or when it may end within an interval. Otherwise the list planned
-        # is due no later than the newcomer's first look: waking the loop for every accepted
-        # cluster would cost a replanning over all the watched ones each time.
-        if len(self._watched) == 1 or self._may_end_soon(since):
+        # Plan again only when the watch was idle, or when the newcomer can bring the list
+        # forward; waking the loop for every accepted cluster would cost a replanning over
+        # all the watched ones each time, and could only put the list off.
+        if len(self._watched) == 1 or self._may_hasten(since):
             self._wake.set()
         return future
 
-    def _may_end_soon(self, since: float) -> bool:
-        """Whether a job started at ``since`` may end before the next interval is out."""
-        age = self._clock.monotonic() - since
-        return may_end_within(age, self._model.settings.interval, self._model.earliest())
+    def _may_hasten(self, since: float) -> bool:
+        """Whether a job started at ``since`` can bring the planned list forward: it may end
+        within an interval, and the list is planned later than one interval from now. (A
+        plan is never sooner than an interval away, ``next_list_delay``: planning again a
+        list due sooner would only put it off.)"""
+        now = self._clock.monotonic()
+        interval = self._model.settings.interval
+        return self._list_due > now + interval and may_end_within(
+            now - since, interval, self._model.earliest()
+        )
 
     def unwatch(self, record: ClusterRecord) -> None:
         watched = self._watched.get(record.name)
@@ -224,9 +232,11 @@ class ProjectWatch:
         timer = self._clock.timer(delay)
         woken = asyncio.ensure_future(self._wake.wait())
         either: set[asyncio.Future[Any]] = {timer, woken}
+        self._list_due = self._clock.monotonic() + delay
         try:
             done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._list_due = math.inf
             timer.cancel()
             woken.cancel()
         return timer in done

@@ -115,3 +115,20 @@ def test_overdue_jobs_are_read_late_and_ever_later() -> None:
     model = learned([400.0, 480.0, 500.0], [400.0, 480.0, 500.0], running=5)
     assert job_check_age(model, 0, 1800.0) == 3 * 480.0
     assert job_check_age(model, 1, 1800.0) == 6 * 480.0
+
+
+@pytest.mark.parametrize("learned_model", [False, True])
+@pytest.mark.parametrize("quiet", [0, 1, 4])
+@pytest.mark.parametrize(
+    "ages", [[], [0.0], [145.0], [0.0, 500.0], [10.0] * 50, [float(a) for a in range(0, 600, 7)]]
+)
+def test_a_plan_is_never_sooner_than_one_interval(
+    ages: list[float], quiet: int, learned_model: bool
+) -> None:
+    """The watch relies on it: a newcomer cannot bring forward a list due within one
+    interval, so it does not replan (``ProjectWatch._may_hasten``)."""
+    if learned_model:
+        model = learned([300.0, 280.0, 400.0, 320.0], [300.0, 300.0, 400.0, 410.0], running=3)
+    else:
+        model = CompletionModel(SETTINGS)
+    assert next_list_delay(ages, model, now=420.0, quiet=quiet) >= SETTINGS.interval

@@ -43,6 +43,28 @@ async def test_one_list_observes_every_job_of_a_project() -> None:
     assert max(c.accept_to_terminal_seconds or 0 for c in result.report.clusters) <= 300 + 21
 
 
+async def test_clusters_accepted_meanwhile_do_not_put_off_the_planned_list() -> None:
+    """Eight creates a second apart, jobs that may end within an interval: the watching list
+    planned one interval after the first create is not put off by the seven that follow
+    (a new plan is never sooner than an interval away), so it comes at 21 s, not at 28 s."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=12.0)
+    names = [f"trickle-{i}" for i in range(8)]
+    polls = {"initialDelay": "5s", "interval": "20s", "maxInterval": "60s", "backoff": 1.5}
+    result, transport = await run(
+        manifest_dict(
+            {"p1": names},
+            settings={"timeout": "30m", "rateLimit": 1, "maxInFlightPerProject": 8, "poll": polls},
+        ),
+        cce,
+        clock,
+    )
+    assert {c.outcome for c in result.report.clusters} == {Outcome.CREATED}
+    creates = transport.times("create")
+    assert creates == [pytest.approx(1.0 + i) for i in range(8)]
+    assert transport.times("list")[1:] == [pytest.approx(creates[0] + 20.0)]
+
+
 async def test_lists_wait_for_the_learned_earliest_end() -> None:
     """Once three jobs of 200 s have been seen to end, a job accepted later is not looked
     at before 90% of 200 s."""
