@@ -6,9 +6,11 @@ import io
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -165,6 +167,34 @@ def test_log_lines_under_the_live_view_are_one_line_each() -> None:
     lines = stream.getvalue().split("\n")
     assert [json.loads(line)["event"] for line in lines[:-1]] == ["one", "two", "three"]
     assert lines[-1] == ""
+
+
+def test_json_log_lines_carry_level_utc_time_and_any_value() -> None:
+    """Each JSON line: the event's keys, its level, a UTC timestamp to the microsecond (the
+    same second as the clock's), and what JSON cannot show as its repr."""
+    stream = io.StringIO()
+    logs.configure_logging("info", "json", stream=stream)
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    structlog.get_logger().bind(batch="b").warning("e", n=1, thing=Opaque(), none=None)
+    after = datetime.now(UTC)
+
+    line = json.loads(stream.getvalue())
+    stamp = line.pop("timestamp")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
+    assert before <= datetime.fromisoformat(stamp.replace("Z", "+00:00")) <= after
+    assert line == {
+        "batch": "b",
+        "n": 1,
+        "thing": "<opaque>",
+        "none": None,
+        "event": "e",
+        "level": "warning",
+    }
 
 
 def test_dry_run_lists_each_project_once_and_creates_nothing(tmp_path: Path) -> None:
