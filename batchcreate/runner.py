@@ -505,10 +505,19 @@ class Runner:
         if delay <= 0:
             await asyncio.sleep(0)
             return
+        # The timer is the one future waited on; ``future`` ends it early. (No
+        # ``asyncio.wait``: its waiter and callbacks cost more than the wait itself.)
         timer = self.clock.timer(delay)
+
+        def cut_short(_: object) -> None:
+            if not timer.done():
+                timer.set_result(None)
+
+        future.add_done_callback(cut_short)
         try:
-            await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
+            await timer
         finally:
+            future.remove_done_callback(cut_short)
             timer.cancel()
 
     def _settled_cluster(

@@ -21,7 +21,6 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
@@ -86,7 +85,12 @@ class ProjectWatch:
         self._listed_at: int | None = None
         self.by_name: dict[str, Cluster] = {}
         self._watched: dict[str, _Watched] = {}
-        self._wake = asyncio.Event()
+        #: A cluster came or went since the watch last planned: plan again.
+        self._woken = False
+        #: What the loop awaits while it waits (a timer, or a future while idle), and
+        #: whether a wake rather than the timer ended it.
+        self._nap: asyncio.Future[None] | None = None
+        self._cut_short = False
         #: When the watching list planned is due (monotonic); inf while none is planned.
         self._list_due = math.inf
         self._closed = False
@@ -155,8 +159,16 @@ class ProjectWatch:
         # forward; waking the loop for every accepted cluster would cost a replanning over
         # all the watched ones each time, and could only put the list off.
         if len(self._watched) == 1 or self._may_hasten(since):
-            self._wake.set()
+            self._wake()
         return future
+
+    def _wake(self) -> None:
+        """Have the loop plan again: at once if it waits, else at its next turn."""
+        self._woken = True
+        nap = self._nap
+        if nap is not None and not nap.done():
+            self._cut_short = True
+            nap.set_result(None)
 
     def _may_hasten(self, since: float) -> bool:
         """Whether a job started at ``since`` can bring the planned list forward: it may end
@@ -182,20 +194,21 @@ class ProjectWatch:
         list is let go (a large fleet's finished projects would hold every list)."""
         self._closed = True
         self.by_name = {}
-        self._wake.set()
+        self._wake()
 
     async def run(self) -> None:
         """List the project whenever its unfinished clusters are worth a look."""
         while not self._closed:
             if not self._watched:
-                self._wake.clear()
-                await self._wake.wait()
+                if not self._woken:
+                    await self._nap_until(asyncio.get_running_loop().create_future())
+                self._woken = False
                 continue
             now = self._clock.monotonic()
             delay = next_list_delay(
                 (now - w.since for w in self._watched.values()), self._model, now, quiet=self._quiet
             )
-            self._wake.clear()
+            self._woken = False
             if not await self._sleep_unless_woken(delay):
                 continue  # a cluster came or went: plan again
             try:
@@ -229,17 +242,22 @@ class ProjectWatch:
         """Wait ``delay``; False when woken before."""
         if delay <= 0:
             return True
-        timer = self._clock.timer(delay)
-        woken = asyncio.ensure_future(self._wake.wait())
-        either: set[asyncio.Future[Any]] = {timer, woken}
         self._list_due = self._clock.monotonic() + delay
         try:
-            done, _ = await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            return await self._nap_until(self._clock.timer(delay))
         finally:
             self._list_due = math.inf
-            timer.cancel()
-            woken.cancel()
-        return timer in done
+
+    async def _nap_until(self, nap: asyncio.Future[None]) -> bool:
+        """Wait until ``nap`` is done or a wake cuts it short; False when woken. (One
+        future to wait on, which a wake resolves: no task, no ``asyncio.wait``.)"""
+        self._nap, self._cut_short = nap, False
+        try:
+            await nap
+        finally:
+            self._nap = None
+            nap.cancel()  # drops the timer when cancelled from outside
+        return not self._cut_short
 
     def _list_failed(self, error: ApiError) -> None:
         """A watch list failed after the client's retries: the clusters carry the error;
