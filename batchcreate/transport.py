@@ -101,18 +101,7 @@ class AiohttpTransport:
                 allow_redirects=False,
                 proxy=proxy,
             ) as answer:
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in answer.content.iter_chunked(READ_CHUNK_BYTES):
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise TransportError(
-                            f"{request.method} {request.url}: answer larger than "
-                            f"{MAX_BODY_BYTES} bytes",
-                            http_status=answer.status,
-                        )
-                    chunks.append(chunk)
-                return Response(answer.status, dict(answer.headers), b"".join(chunks))
+                return Response(answer.status, dict(answer.headers), await _body(request, answer))
         except TimeoutError:
             raise TransportError(
                 f"{request.method} {request.url}: no answer within {self._timeout.total:g}s"
@@ -123,3 +112,28 @@ class AiohttpTransport:
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(timeout={self._timeout.total:g}s)"
+
+
+async def _body(request: Request, answer: aiohttp.ClientResponse) -> bytes:
+    """The answer's body, refused past ``MAX_BODY_BYTES``: read at once when its length
+    is announced (as CCE's always is), else chunk by chunk, counting."""
+    length = answer.content_length
+    if length is not None:
+        if length > MAX_BODY_BYTES:
+            raise _too_large(request, answer)
+        return await answer.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large(request, answer)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(request: Request, answer: aiohttp.ClientResponse) -> TransportError:
+    return TransportError(
+        f"{request.method} {request.url}: answer larger than {MAX_BODY_BYTES} bytes",
+        http_status=answer.status,
+    )

@@ -1,0 +1,75 @@
+"""The aiohttp transport over loopback: bodies read whole, with or without an announced
+length, and refused past the size cap either way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from batchcreate import transport as transport_module
+from batchcreate.errors import TransportError
+from batchcreate.transport import AiohttpTransport
+from batchcreate.wire import Request
+
+CAP = 1000
+
+
+async def _fixed(request: web.Request) -> web.Response:
+    size = int(request.query["size"])
+    return web.Response(body=b"x" * size, content_type="application/json")
+
+
+async def _chunked(request: web.Request) -> web.StreamResponse:
+    size = int(request.query["size"])
+    answer = web.StreamResponse()
+    answer.enable_chunked_encoding()
+    await answer.prepare(request)
+    for start in range(0, size, 300):
+        await answer.write(b"y" * min(300, size - start))
+    await answer.write_eof()
+    return answer
+
+
+@pytest.fixture
+async def base_url() -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/fixed", _fixed)
+    app.router.add_get("/chunked", _chunked)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("path", ["fixed", "chunked"])
+async def test_a_body_within_the_cap_arrives_whole(
+    base_url: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transport_module, "MAX_BODY_BYTES", CAP)
+    async with aiohttp.ClientSession() as session:
+        answer = await AiohttpTransport(session).send(
+            Request("GET", f"{base_url}/{path}?size={CAP}")
+        )
+    assert answer.status == 200
+    assert answer.body == (b"x" if path == "fixed" else b"y") * CAP
+    assert (answer.header("Content-Length") is None) == (path == "chunked")
+
+
+@pytest.mark.parametrize("path", ["fixed", "chunked"])
+async def test_a_body_past_the_cap_is_refused(
+    base_url: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transport_module, "MAX_BODY_BYTES", CAP)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(TransportError, match=f"answer larger than {CAP} bytes") as caught:
+            await AiohttpTransport(session).send(
+                Request("GET", f"{base_url}/{path}?size={CAP + 1}")
+            )
+    assert caught.value.http_status == 200
