@@ -183,6 +183,8 @@ class BatchRun:
         self._started = (clock.time(), clock.monotonic())
         #: Each record's report entry, once final (see ``_entry``).
         self._entries: list[str | None] = [None] * len(self.runner.records)
+        #: The latest entry of each unfinished record, with the state it shows.
+        self._provisional: dict[int, tuple[tuple[object, ...], str]] = {}
 
     def stop(self, reason: str, code: int) -> None:
         """End the run early (a signal): nothing more is sent; exit with ``code``."""
@@ -192,10 +194,27 @@ class BatchRun:
 
     def _entry(self, index: int, record: ClusterRecord) -> str:
         """A cluster's report entry as text, kept once its outcome is final (checkpoints
-        rewrite the whole report, and a finished cluster's entry no longer changes)."""
+        rewrite the whole report, and a finished cluster's entry no longer changes), and
+        while unfinished, kept for as long as the record does not change (a large fleet
+        waits mostly unsent: each checkpoint would render thousands of the same entries)."""
         text = self._entries[index]
         if text is not None:
             return text
+        state = None
+        if not record.done:
+            state = record.state()
+            kept = self._provisional.get(index)
+            if kept is not None and kept[0] == state:
+                return kept[1]
+        text = self._render(record)
+        if state is None:
+            self._entries[index] = text
+            self._provisional.pop(index, None)
+        else:
+            self._provisional[index] = (state, text)
+        return text
+
+    def _render(self, record: ClusterRecord) -> str:
         cluster = record.to_result()
         if self._redact is not None:
             # Error texts come from servers and from us; neither may carry a secret out.
@@ -203,10 +222,7 @@ class BatchRun:
                 cluster.reason = self._redact(cluster.reason)
             if cluster.last_error is not None:
                 cluster.last_error.message = self._redact(cluster.last_error.message)
-        text = entry_text(cluster)
-        if record.done:
-            self._entries[index] = text
-        return text
+        return entry_text(cluster)
 
     def report(self, state: RunState, exit_code: int | None = None) -> Report:
         """The report as things stand; unfinished clusters show their provisional outcome."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 
 from batchcreate.errors import ApiError
 from batchcreate.plan import ClusterPlan, ProjectPlan
@@ -62,6 +63,10 @@ class ClusterRecord:
             return Outcome.INTERRUPTED, "in progress when this report was written"
         return Outcome.NOT_STARTED, self.reason or "not sent yet when this report was written"
 
+    def state(self) -> tuple[object, ...]:
+        """Every field that can change: two equal states give equal report entries."""
+        return _changing_fields(self)
+
     def to_result(self) -> ClusterResult:
         """The cluster's report entry as things stand."""
         error = self.last_error
@@ -96,3 +101,9 @@ class ClusterRecord:
             accept_to_terminal_seconds=_span(self.accepted, self.terminal),
             submit_to_terminal_seconds=_span(self.submitted, self.terminal),
         )
+
+
+#: Every field of a record but its project and plan, which never change.
+_changing_fields = attrgetter(
+    *(f.name for f in fields(ClusterRecord) if f.name not in ("project", "plan"))
+)

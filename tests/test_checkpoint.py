@@ -16,6 +16,7 @@ from batchcreate.checkpoint import Checkpointer
 from batchcreate.clock import VirtualClock
 from batchcreate.lock import LockedError, run_lock
 from batchcreate.manifest import build_plan
+from batchcreate.record import ClusterRecord, Mark
 from batchcreate.report import Outcome, RunState
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
 from batchcreate.simulator.memory import InMemoryTransport
@@ -177,3 +178,42 @@ async def test_stopping_a_run_marks_sent_clusters_interrupted_and_sends_nothing_
     checkpoint = json.loads(report_path.read_text())
     assert checkpoint["state"] == "running"
     assert len(checkpoint["clusters"]) == 10
+
+
+def test_report_entries_are_rendered_again_only_when_their_cluster_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Checkpoints rewrite every entry; an unfinished cluster's entry is rendered again
+    only after its record changed, and a finished one's never, with the same text."""
+    clock = VirtualClock()
+    plan = build_plan(manifest_dict({"p1": ["c-one", "c-two", "c-three"]}))
+    run = BatchRun(plan, InMemoryTransport(FakeCce(clock=clock)), NoAuth(), clock)
+    rendered: list[str] = []
+    render = BatchRun._render
+
+    def counting(self: BatchRun, record: ClusterRecord) -> str:
+        rendered.append(record.name)
+        return render(self, record)
+
+    monkeypatch.setattr(BatchRun, "_render", counting)
+
+    def entries() -> list[dict[str, object]]:
+        return [json.loads(t) for t in run.report(RunState.RUNNING).clusters.texts]  # type: ignore[attr-defined]
+
+    first = entries()
+    assert rendered == ["c-one", "c-two", "c-three"]
+    assert entries() == first
+    assert len(rendered) == 3
+
+    two = run.runner.records[1]
+    two.submitted = Mark(1.0, clock.time())
+    two.cluster_phase = "Creating"
+    changed = entries()
+    assert rendered[3:] == ["c-two"]
+    assert (changed[1]["outcome"], changed[1]["clusterPhase"]) == ("interrupted", "Creating")
+    assert changed[0] == first[0]
+
+    two.finish(Outcome.CREATED, Mark(2.0, clock.time()))
+    assert entries()[1]["outcome"] == "created"
+    assert entries()[1]["outcome"] == "created"
+    assert rendered[4:] == ["c-two"]
