@@ -177,7 +177,7 @@ class BatchRun:
         )
         self.checkpoints = Checkpointer(self._checkpoint, clock, checkpoint_interval)
         self.runner = Runner(
-            plan, self.client, clock, backoff=backoff, on_change=lambda _: self.checkpoints.mark()
+            plan, self.client, clock, backoff=backoff, on_change=self._changed
         )
         self.stop_code: int | None = None
         self._started = (clock.time(), clock.monotonic())
@@ -185,12 +185,22 @@ class BatchRun:
         self._entries: list[str | None] = [None] * len(self.runner.records)
         #: The latest entry of each unfinished record, with the state it shows.
         self._provisional: dict[int, tuple[tuple[object, ...], str]] = {}
+        self._index = {id(r): i for i, r in enumerate(self.runner.records)}
 
     def stop(self, reason: str, code: int) -> None:
         """End the run early (a signal): nothing more is sent; exit with ``code``."""
         if self.stop_code is None:
             self.stop_code = code
         self.runner.stop(reason)
+
+    def _changed(self, record: ClusterRecord) -> None:
+        """A record changed: the report is due for a checkpoint, and a finished cluster's
+        entry is rendered now, once (a checkpoint would otherwise render every cluster
+        finished since the last, thousands at a time in a large fleet, holding up the
+        event loop)."""
+        if record.done:
+            self._entry(self._index[id(record)], record)
+        self.checkpoints.mark()
 
     def _entry(self, index: int, record: ClusterRecord) -> str:
         """A cluster's report entry as text, kept once its outcome is final (checkpoints
