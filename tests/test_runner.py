@@ -181,19 +181,28 @@ async def test_existing_clusters_are_not_created_again() -> None:
     assert [t for t in transport.times("list") if t <= transport.times("create")[0]] == [0.0]
 
 
-async def test_in_flight_limits_hold_for_the_batch_and_each_project() -> None:
-    """No more than maxInFlight clusters, and maxInFlightPerProject per project, are in flight."""
+async def run_fleet(
+    projects: int, per_project: int, *, max_in_flight: int, max_per_project: int
+) -> RunResult:
+    """Projects ``p0``, ``p1``, ... of ``per_project`` clusters each: jobs of 30 s, a rate
+    that never holds a call back, lists every 5 s from 10 s after a create."""
     clock = VirtualClock()
     cce = fake(clock, job_duration=30.0)
-    names = {f"p{j}": [f"c-{j}-{i:03d}" for i in range(12)] for j in range(3)}
+    names = {f"p{j}": [f"c-{j}-{i:03d}" for i in range(per_project)] for j in range(projects)}
     settings = {
         "rateLimit": 1000,
-        "maxInFlight": 7,
-        "maxInFlightPerProject": 3,
+        "maxInFlight": max_in_flight,
+        "maxInFlightPerProject": max_per_project,
         "poll": {"initialDelay": "10s", "interval": "5s", "maxInterval": "5s"},
     }
     result, _ = await run(manifest_dict(names, settings=settings), cce, clock)
-    assert result.report.summary.created == 36
+    assert result.report.summary.created == projects * per_project
+    return result
+
+
+async def test_in_flight_limits_hold_for_the_batch_and_each_project() -> None:
+    """No more than maxInFlight clusters, and maxInFlightPerProject per project, are in flight."""
+    result = await run_fleet(3, 12, max_in_flight=7, max_per_project=3)
     spans = [
         (r.submitted.mono, r.terminal.mono, r.project.id)
         for r in result.records
@@ -209,7 +218,7 @@ async def test_in_flight_limits_hold_for_the_batch_and_each_project() -> None:
         return best
 
     assert peak(spans) == 7
-    for project in names:
+    for project in ("p0", "p1", "p2"):
         assert peak([s for s in spans if s[2] == project]) == 3
 
 
@@ -217,17 +226,7 @@ async def test_slots_freed_together_go_to_the_next_project_together() -> None:
     """When one list sees a project's jobs all end, the freed in-flight slots go to the
     next project of the manifest, all of them: the clusters in flight stay in as few
     projects as possible (one list watches them all), not one cluster in each project."""
-    clock = VirtualClock()
-    cce = fake(clock, job_duration=30.0)
-    names = {f"p{j}": [f"c-{j}-{i}" for i in range(4)] for j in range(3)}
-    settings = {
-        "rateLimit": 1000,
-        "maxInFlight": 4,
-        "maxInFlightPerProject": 4,
-        "poll": {"initialDelay": "10s", "interval": "5s", "maxInterval": "5s"},
-    }
-    result, _ = await run(manifest_dict(names, settings=settings), cce, clock)
-    assert result.report.summary.created == 12
+    result = await run_fleet(3, 4, max_in_flight=4, max_per_project=4)
     by_start = sorted(result.records, key=lambda r: r.submitted.mono if r.submitted else 0.0)
     assert [r.project.id for r in by_start] == ["p0"] * 4 + ["p1"] * 4 + ["p2"] * 4
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from batchcreate import transport as transport_module
 from batchcreate.errors import TransportError
 from batchcreate.transport import AiohttpTransport
-from batchcreate.wire import Request
+from batchcreate.wire import Request, Response
 
 CAP = 1000
 
@@ -48,15 +48,17 @@ async def base_url() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+async def fetch(url: str) -> Response:
+    async with aiohttp.ClientSession() as session:
+        return await AiohttpTransport(session).send(Request("GET", url))
+
+
 @pytest.mark.parametrize("path", ["fixed", "chunked"])
 async def test_a_body_within_the_cap_arrives_whole(
     base_url: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(transport_module, "MAX_BODY_BYTES", CAP)
-    async with aiohttp.ClientSession() as session:
-        answer = await AiohttpTransport(session).send(
-            Request("GET", f"{base_url}/{path}?size={CAP}")
-        )
+    answer = await fetch(f"{base_url}/{path}?size={CAP}")
     assert answer.status == 200
     assert answer.body == (b"x" if path == "fixed" else b"y") * CAP
     assert (answer.header("Content-Length") is None) == (path == "chunked")
@@ -67,9 +69,6 @@ async def test_a_body_past_the_cap_is_refused(
     base_url: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(transport_module, "MAX_BODY_BYTES", CAP)
-    async with aiohttp.ClientSession() as session:
-        with pytest.raises(TransportError, match=f"answer larger than {CAP} bytes") as caught:
-            await AiohttpTransport(session).send(
-                Request("GET", f"{base_url}/{path}?size={CAP + 1}")
-            )
+    with pytest.raises(TransportError, match=f"answer larger than {CAP} bytes") as caught:
+        await fetch(f"{base_url}/{path}?size={CAP + 1}")
     assert caught.value.http_status == 200

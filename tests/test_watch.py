@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 
 from batchcreate import watch as watch_module
+from batchcreate.app import RunResult
 from batchcreate.clock import VirtualClock
 from batchcreate.report import Outcome
 from batchcreate.simulator.fake_cce import Behaviour
 from batchcreate.wire import Request, Response
 from tests.conftest import manifest_dict
-from tests.test_runner import fake, run
+from tests.test_runner import RecordingTransport, fake, run
 
 POLLS = {"initialDelay": "60s", "interval": "20s", "maxInterval": "60s", "backoff": 1.5}
 
@@ -43,21 +44,28 @@ async def test_one_list_observes_every_job_of_a_project() -> None:
     assert max(c.accept_to_terminal_seconds or 0 for c in result.report.clusters) <= 300 + 21
 
 
+async def run_one_project(
+    names: list[str], *, job_duration: float, poll: dict[str, object]
+) -> tuple[RunResult, RecordingTransport]:
+    """``names`` in project p1, all in flight at once, behind a limit of one call a second."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=job_duration)
+    settings = {
+        "timeout": "30m",
+        "rateLimit": 1,
+        "maxInFlightPerProject": len(names),
+        "poll": poll,
+    }
+    return await run(manifest_dict({"p1": names}, settings=settings), cce, clock)
+
+
 async def test_clusters_accepted_meanwhile_do_not_put_off_the_planned_list() -> None:
     """Eight creates a second apart, jobs that may end within an interval: the watching list
     planned one interval after the first create is not put off by the seven that follow
     (a new plan is never sooner than an interval away), so it comes at 21 s, not at 28 s."""
-    clock = VirtualClock()
-    cce = fake(clock, job_duration=12.0)
-    names = [f"trickle-{i}" for i in range(8)]
     polls = {"initialDelay": "5s", "interval": "20s", "maxInterval": "60s", "backoff": 1.5}
-    result, transport = await run(
-        manifest_dict(
-            {"p1": names},
-            settings={"timeout": "30m", "rateLimit": 1, "maxInFlightPerProject": 8, "poll": polls},
-        ),
-        cce,
-        clock,
+    result, transport = await run_one_project(
+        [f"trickle-{i}" for i in range(8)], job_duration=12.0, poll=polls
     )
     assert {c.outcome for c in result.report.clusters} == {Outcome.CREATED}
     creates = transport.times("create")
@@ -142,17 +150,9 @@ async def test_lists_refused_mid_watch_end_the_watch_with_the_error() -> None:
 async def test_creates_go_first_and_overdue_checks_wait_for_a_list() -> None:
     """A tight budget: every create is sent before any watch list, and no job is read as
     overdue while the lists are held back by the creates."""
-    clock = VirtualClock()
-    cce = fake(clock, job_duration=20.0)
-    names = [f"tight-{i:02d}" for i in range(40)]
     poll = {"initialDelay": "5s", "interval": "5s", "maxInterval": "10s", "backoff": 1.5}
-    result, transport = await run(
-        manifest_dict(
-            {"p1": names},
-            settings={"timeout": "30m", "rateLimit": 1, "maxInFlightPerProject": 40, "poll": poll},
-        ),
-        cce,
-        clock,
+    result, transport = await run_one_project(
+        [f"tight-{i:02d}" for i in range(40)], job_duration=20.0, poll=poll
     )
     assert {c.outcome for c in result.report.clusters} == {Outcome.CREATED}
     creates = transport.times("create")
