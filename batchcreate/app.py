@@ -176,9 +176,7 @@ class BatchRun:
             call_budget=plan.settings.timeout,
         )
         self.checkpoints = Checkpointer(self._checkpoint, clock, checkpoint_interval)
-        self.runner = Runner(
-            plan, self.client, clock, backoff=backoff, on_change=self._changed
-        )
+        self.runner = Runner(plan, self.client, clock, backoff=backoff, on_change=self._changed)
         self.stop_code: int | None = None
         self._started = (clock.time(), clock.monotonic())
         #: Each record's report entry, once final (see ``_entry``).

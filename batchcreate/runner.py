@@ -206,11 +206,16 @@ class Runner:
                         await slots.acquire()
                         if held == 0:
                             # As many as the project may start now (its own slots allow
-                            # no more), so that slots freed together stay together.
+                            # no more), so that slots freed together stay together; the
+                            # ones not used (clusters found ready) go back after the loop.
                             want = min(len(records) - index, 1 + slots.free)
                             held = await self._in_flight.acquire(rank, want)
                         held -= 1
                         group.create_task(self._drive(project, record, slots))
+                    # Taken for clusters that turned out to exist already: free them now,
+                    # not once this project's last cluster is done.
+                    self._in_flight.release(held)
+                    held = 0
             finally:
                 if held:
                     self._in_flight.release(held)

@@ -231,6 +231,22 @@ async def test_slots_freed_together_go_to_the_next_project_together() -> None:
     assert [r.project.id for r in by_start] == ["p0"] * 4 + ["p1"] * 4 + ["p2"] * 4
 
 
+async def test_slots_taken_for_clusters_found_ready_go_back_at_once() -> None:
+    """A project asks for a slot per cluster left; those whose cluster turns out to exist,
+    ready, are given back at once: the next project's creates do not wait for the first
+    project's jobs (300 s)."""
+    clock = VirtualClock()
+    cce = fake(clock, job_duration=300.0)
+    for name in ("ready-one", "ready-two"):
+        cce.seed_cluster("p0", name)
+    names = {"p0": ["fresh-zero", "ready-one", "ready-two"], "p1": ["next-one", "next-two"]}
+    settings = {"rateLimit": 1000, "maxInFlight": 3, "maxInFlightPerProject": 3}
+    result, transport = await run(manifest_dict(names, settings=settings), cce, clock)
+    assert result.report.summary.created == 3
+    assert result.report.summary.existing == 2
+    assert max(transport.times("create")) < 1.0
+
+
 async def test_every_call_respects_the_endpoint_rate_limit() -> None:
     """Each endpoint gets at most rateLimit calls in any one-second window; endpoints are apart."""
     clock = VirtualClock()
