@@ -116,9 +116,10 @@ class AiohttpTransport:
 
 async def _body(request: Request, answer: aiohttp.ClientResponse) -> bytes:
     """The answer's body, refused past ``MAX_BODY_BYTES``: read at once when its length
-    is announced (as CCE's always is), else chunk by chunk, counting."""
+    is announced (as CCE's always is) and it is not compressed (the length would be the
+    compressed one), else chunk by chunk, counting what aiohttp hands over."""
     length = answer.content_length
-    if length is not None:
+    if length is not None and answer.headers.get("Content-Encoding", "identity") == "identity":
         if length > MAX_BODY_BYTES:
             raise _too_large(request, answer)
         return await answer.read()

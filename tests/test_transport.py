@@ -1,8 +1,9 @@
 """The aiohttp transport over loopback: bodies read whole, with or without an announced
-length, and refused past the size cap either way."""
+length or compressed, and refused past the size cap every way."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -22,6 +23,15 @@ async def _fixed(request: web.Request) -> web.Response:
     return web.Response(body=b"x" * size, content_type="application/json")
 
 
+async def _gzipped(request: web.Request) -> web.Response:
+    """A compressed answer: its Content-Length is the compressed size, far below the body's."""
+    size = int(request.query["size"])
+    return web.Response(
+        body=gzip.compress(b"z" * size),
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+
+
 async def _chunked(request: web.Request) -> web.StreamResponse:
     size = int(request.query["size"])
     answer = web.StreamResponse()
@@ -38,6 +48,7 @@ async def base_url() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/fixed", _fixed)
     app.router.add_get("/chunked", _chunked)
+    app.router.add_get("/gzipped", _gzipped)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -53,18 +64,18 @@ async def fetch(url: str) -> Response:
         return await AiohttpTransport(session).send(Request("GET", url))
 
 
-@pytest.mark.parametrize("path", ["fixed", "chunked"])
+@pytest.mark.parametrize("path", ["fixed", "chunked", "gzipped"])
 async def test_a_body_within_the_cap_arrives_whole(
     base_url: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(transport_module, "MAX_BODY_BYTES", CAP)
     answer = await fetch(f"{base_url}/{path}?size={CAP}")
     assert answer.status == 200
-    assert answer.body == (b"x" if path == "fixed" else b"y") * CAP
+    assert answer.body == {"fixed": b"x", "chunked": b"y", "gzipped": b"z"}[path] * CAP
     assert (answer.header("Content-Length") is None) == (path == "chunked")
 
 
-@pytest.mark.parametrize("path", ["fixed", "chunked"])
+@pytest.mark.parametrize("path", ["fixed", "chunked", "gzipped"])
 async def test_a_body_past_the_cap_is_refused(
     base_url: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
