@@ -47,7 +47,8 @@ class _Destination:
 _destination: _Destination | None = None
 
 # A large batch logs two events per cluster. The two processors below do what structlog's
-# TimeStamper(fmt="iso", utc=True) and JSONRenderer do, with the same output, but faster:
+# TimeStamper(fmt="iso", utc=True) and JSONRenderer do, with the same output (but that the
+# microseconds are always shown, even when they are 0), and faster:
 # they format each second once, and keep one encoder instead of building one per event
 # (measured: 1.8 us instead of 4.9 per timestamp, 8.0 us instead of 10.6 per rendering).
 _second: list[tuple[int, str]] = [(-1, "")]

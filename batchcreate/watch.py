@@ -156,8 +156,8 @@ class ProjectWatch:
         self._watched[record.name] = _Watched(record, since, timed, future, seen_running=since)
         self._model.watch()
         # Plan again only when the watch was idle, or when the newcomer can bring the list
-        # forward; waking the loop for every accepted cluster would cost a replanning over
-        # all the watched ones each time, and could only put the list off.
+        # forward: waking the loop for every accepted cluster would cost a replanning over
+        # all the watched ones each time, mostly for nothing.
         if len(self._watched) == 1 or self._may_hasten(since):
             self._wake()
         return future
@@ -173,8 +173,8 @@ class ProjectWatch:
     def _may_hasten(self, since: float) -> bool:
         """Whether a job started at ``since`` can bring the planned list forward: it may end
         within an interval, and the list is planned later than one interval from now. (A
-        plan is never sooner than an interval away, ``next_list_delay``: planning again a
-        list due sooner would only put it off.)"""
+        plan is never sooner than an interval away, ``next_list_delay``: a list due sooner
+        cannot be brought forward.)"""
         now = self._clock.monotonic()
         interval = self._model.settings.interval
         return self._list_due > now + interval and may_end_within(
@@ -198,8 +198,10 @@ class ProjectWatch:
 
     async def run(self) -> None:
         """List the project whenever its unfinished clusters are worth a look."""
+        planned = math.inf  # when the list planned before a wake was due
         while not self._closed:
             if not self._watched:
+                planned = math.inf
                 if not self._woken:
                     await self._nap_until(asyncio.get_running_loop().create_future())
                 self._woken = False
@@ -208,9 +210,13 @@ class ProjectWatch:
             delay = next_list_delay(
                 (now - w.since for w in self._watched.values()), self._model, now, quiet=self._quiet
             )
+            # A newcomer may bring the list forward, never put it off.
+            delay = min(delay, planned - now)
             self._woken = False
             if not await self._sleep_unless_woken(delay):
-                continue  # a cluster came or went: plan again
+                planned = now + delay
+                continue  # a cluster came: plan again
+            planned = math.inf
             try:
                 before = self.ended
                 # A watching list waits behind creates, which start jobs' clocks; but when

@@ -3,13 +3,21 @@ jobs, learned durations place the lists, and the job is read only when a list ca
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from batchcreate import watch as watch_module
 from batchcreate.app import RunResult
 from batchcreate.clock import VirtualClock
+from batchcreate.manifest import build_plan
+from batchcreate.models import Cluster, ClusterStatus, ObjectMeta
+from batchcreate.polling import CompletionModel
+from batchcreate.record import ClusterRecord
 from batchcreate.report import Outcome
+from batchcreate.retry import Backoff
 from batchcreate.simulator.fake_cce import Behaviour
+from batchcreate.watch import ProjectWatch
 from batchcreate.wire import Request, Response
 from tests.conftest import manifest_dict
 from tests.test_runner import RecordingTransport, fake, run
@@ -242,3 +250,46 @@ async def test_a_bug_in_the_watch_fails_its_clusters_not_the_batch(
     buggy = by_name["buggy-01"]
     assert buggy.outcome is Outcome.FAILED
     assert buggy.reason == "stopped following the cluster: internal error: KeyError('a bug')"
+
+
+async def test_a_newcomer_brings_a_stretched_list_forward_but_never_puts_it_off() -> None:
+    """Quiet lists stretch the gap to maxInterval (a list due at 175 s); a cluster accepted at
+    145 s wakes the watch, whose new plan (36.7 s from then: 181.7 s) would come later: the
+    list still comes at 175 s."""
+    clock = VirtualClock()
+    poll = {"initialDelay": "5s", "interval": "20s", "maxInterval": "60s", "backoff": 1.5}
+    plan = build_plan(manifest_dict({"p1": ["first-one", "late-one"]}, settings={"poll": poll}))
+    project = plan.projects[0]
+    first, late = (ClusterRecord(project=project, plan=c) for c in project.clusters)
+    lists: list[float] = []
+
+    class StillCreating:
+        """The client: every list shows both clusters still being created."""
+
+        async def list_clusters(self, *_: object, **__: object) -> list[Cluster]:
+            lists.append(clock.monotonic())
+            return [
+                Cluster(metadata=ObjectMeta(name=n), status=ClusterStatus(phase="Creating"))
+                for n in ("first-one", "late-one")
+            ]
+
+    watch = ProjectWatch(
+        project,
+        StillCreating(),
+        clock,
+        CompletionModel(plan.settings.poll),
+        Backoff(),  # type: ignore[arg-type]
+    )
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(watch.run())
+        watch.watch(first, clock.monotonic(), timed=True)
+        await clock.sleep(145.0)
+        assert lists == [20.0, 40.0, 70.0, 115.0]  # gaps 20, 20, 30, 45, then 60
+        watch.watch(late, clock.monotonic(), timed=True)
+        await clock.sleep(40.0)
+        watch.close()
+        await running
+
+    await clock.run(scenario())
+    assert lists[4] == pytest.approx(175.0)
