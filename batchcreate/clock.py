@@ -31,7 +31,8 @@ class Clock(Protocol):
 
     def timer(self, seconds: float) -> asyncio.Future[None]:
         """A future done ``seconds`` from now; cancelling it drops the timer. For waiting
-        on one thing or a timeout (``asyncio.wait``) without a task for the sleep."""
+        on one thing or a timeout without a task for the sleep: await the timer, and let
+        the thing waited for resolve it early."""
 
 
 def _ring(future: asyncio.Future[None]) -> None:
