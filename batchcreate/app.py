@@ -47,7 +47,7 @@ from batchcreate.runner import Runner, exit_code_for
 from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
 from batchcreate.simulator.faults import FaultConfig, format_fault_spec
 from batchcreate.simulator.server import start_simulator
-from batchcreate.transport import AiohttpTransport, EnvProxies, Transport
+from batchcreate.transport import AiohttpTransport, EnvProxies, Transport, WireMarkingRequest
 
 log = structlog.get_logger("batchcreate.app")
 
@@ -389,7 +389,9 @@ async def connected(
     # aiohttp's trust_env on every request); a loopback simulator is reached directly.
     proxies = EnvProxies(environ) if simulate is None else None
     async with (
-        aiohttp.ClientSession(connector=connector, trust_env=False) as session,
+        aiohttp.ClientSession(
+            connector=connector, trust_env=False, request_class=WireMarkingRequest
+        ) as session,
         contextlib.AsyncExitStack() as stack,
     ):
         transport = AiohttpTransport(

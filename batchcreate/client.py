@@ -22,9 +22,10 @@ from batchcreate.errors import ApiError, AuthenticationError, ThrottledError
 from batchcreate.models import Cluster, ClusterList, Job
 from batchcreate.ratelimit import Priority, RateLimiter
 from batchcreate.retry import Backoff
-from batchcreate.transport import Transport
+from batchcreate.transport import ON_WIRE, Transport
 from batchcreate.wire import (
     Request,
+    Response,
     create_cluster_request,
     decode,
     list_clusters_request,
@@ -68,6 +69,20 @@ class CallStats:
             "byOutcome": {f"{k}:{o}": n for (k, o), n in sorted(self.outcomes.items())},
             "retries": dict(sorted(self.retries.items())),
         }
+
+
+class _Once:
+    """Calls ``action`` the first time it is called, and never again."""
+
+    __slots__ = ("_action",)
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
 
 
 class CceClient:
@@ -170,15 +185,12 @@ class CceClient:
         attempt = 0  # sends that count against the retry budget (429s do not)
         refreshed = False
         while True:
-            await limiter.acquire(priority, deadline)
+            await limiter.admit(priority, deadline)
             sent_at = self._clock.monotonic()
             attempt += 1
             try:
                 # Inside the try: fetching an IAM token can fail like any call.
-                signed = await self._auth.authenticate(request, project.id)
-                if on_attempt is not None:
-                    on_attempt()
-                response = await self._transport.send(signed)
+                response = await self._send(request, project, limiter, on_attempt)
                 result = decode(response, model, expect=expect)
             except ApiError as error:
                 error.attempts = attempt
@@ -219,6 +231,28 @@ class CceClient:
             limiter.succeeded()
             self.stats.record(request.kind, str(response.status))
             return result
+
+    async def _send(
+        self,
+        request: Request,
+        project: ProjectRef,
+        limiter: RateLimiter,
+        on_attempt: Callable[[], None] | None,
+    ) -> Response:
+        """Sign and send one admitted attempt, telling ``limiter`` when it goes on the wire:
+        when the transport marks it, else once it is over (or failed before going out)."""
+        on_wire = _Once(limiter.on_wire)
+        try:
+            signed = await self._auth.authenticate(request, project.id)
+            if on_attempt is not None:
+                on_attempt()
+            marking = ON_WIRE.set(on_wire)
+            try:
+                return await self._transport.send(signed)
+            finally:
+                ON_WIRE.reset(marking)
+        finally:
+            on_wire()
 
     def _note_retry(
         self, request: Request, project: ProjectRef, attempt: int, delay: float, error: ApiError

@@ -11,11 +11,15 @@ How it behaves:
 - at most ``rate`` calls start per second (``burst`` may start back to back after a pause);
   exactly: never more than ``n + burst - 1`` calls in any window of ``n`` call intervals, with
   ``n`` the rate rounded (one second's worth: 300 calls in any second at 300/s);
+- a call counts from when it goes on the wire (``admit``, then ``on_wire``), not from its
+  admission: a busy event loop can run an admitted call tens of ms late, and the service
+  counts arrivals. Until then it holds its place in the window, so calls held up and calls
+  admitted after them cannot reach the service within one second of each other beyond the
+  limit (``acquire`` is both at once, for a call that goes out as soon as it resumes);
 - with ``delivery_slack`` (real networks), the window is that much longer than a second:
-  a call goes on the wire a little after its caller resumes (a few ms, as the event loop
-  runs other work first), and the service counts arrivals, so 300 calls are spread over
-  1.005 s rather than 1 s (99.5% of the rate): calls that reach it up to 5 ms late still
-  fit in its second;
+  a call reaches the service a little after it went on the wire, by more or less, so 300
+  calls are spread over 1.005 s rather than 1 s (99.5% of the rate): calls that reach it
+  up to 5 ms apart from their neighbours still fit in its second;
 - with ``coalesce``, a wake-up that admits a call also admits the calls whose slots fall
   within the next ``coalesce`` seconds (the sliding window still holds exactly): at 300/s,
   three calls every 10 ms instead of one every 3.3 ms, which saves the event loop a
@@ -88,8 +92,12 @@ class RateLimiter(Protocol):
     def rate(self) -> float:
         """Calls per second admitted now."""
 
-    async def acquire(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
-        """Wait until one more call may start; ``DeadlineExceeded`` at ``deadline``."""
+    async def admit(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
+        """Wait until one more call may start; ``DeadlineExceeded`` at ``deadline``. The call
+        holds a place in the window until ``on_wire``."""
+
+    def on_wire(self) -> None:
+        """An admitted call went on the wire now (or never will): once per ``admit``."""
 
     def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
         """The server refused a call (admitted at ``sent_at``) for flow control."""
@@ -120,13 +128,15 @@ class AdaptiveLimiter:
         self._burst = burst
         self._coalesce = coalesce
         self._delivery_slack = delivery_slack
-        # When the last calls (as many as one window holds) went on from ``acquire``, oldest
-        # first: a call may start once there are fewer than a window's worth in the window.
-        # The time a caller resumes, not the time it was granted, because a busy event loop
-        # can run a granted call well after the grant, and the service counts when calls
-        # arrive. Granted calls that have not resumed yet count as started (``_granted``).
+        # When the last calls (as many as one window holds) went on the wire, oldest first:
+        # a call may start once there are fewer than a window's worth in the window. Not the
+        # time a call was granted, because a busy event loop can run a granted call well
+        # after the grant, and the service counts when calls arrive. Granted calls not on
+        # the wire yet count as started (``_granted``).
         self._starts: collections.deque[float] = collections.deque()
         self._granted = 0
+        #: The driver's wait while granted calls fill the window; ``on_wire`` ends it.
+        self._room: asyncio.Future[None] | None = None
         self._set_rate(rate)
         self._clock = clock
         self._adaptive = adaptive
@@ -209,10 +219,15 @@ class AdaptiveLimiter:
         self.admitted += 1
 
     async def acquire(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
+        """``admit``, the call going on the wire as its caller resumes."""
+        await self.admit(priority, deadline)
+        self.on_wire()
+
+    async def admit(self, priority: int = Priority.POLL, deadline: float | None = None) -> None:
         now = self._clock.monotonic()
         if not self._waiters and now >= self._start_time():
             self._grant(now, catch_up=False)
-            self._starts.append(now)
+            self._granted += 1
             return
         if deadline is not None and deadline <= now:
             raise DeadlineExceeded
@@ -229,12 +244,20 @@ class AdaptiveLimiter:
             self._driver = asyncio.ensure_future(self._drive())
         try:
             await future  # DeadlineExceeded when the driver gives the wait up
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self.on_wire()  # granted, then cancelled: it will not go out; its place ends
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
-            if future.done() and not future.cancelled() and future.exception() is None:
-                self._granted -= 1  # granted: it starts now (or was cancelled meanwhile)
-                self._starts.append(self._clock.monotonic())
+
+    def on_wire(self) -> None:
+        self._granted -= 1
+        self._starts.append(self._clock.monotonic())
+        room = self._room
+        if room is not None and not room.done():
+            room.set_result(None)
 
     def _add_deadline(self, deadline: float, future: asyncio.Future[None]) -> None:
         self._compact()
@@ -280,7 +303,17 @@ class AdaptiveLimiter:
             start = self._start_time(early)
             early = 0.0
             if start == float("inf"):
-                await asyncio.sleep(0)  # the window is full of granted calls: they go first
+                # The window is full of granted calls not on the wire yet (an IAM token
+                # being fetched for them, say): the next ``on_wire``, or a deadline, wakes.
+                if self._deadlines:
+                    self._room = self._clock.timer(self._deadlines[0][0] - now)
+                else:
+                    self._room = asyncio.get_running_loop().create_future()
+                try:
+                    await self._room
+                finally:
+                    self._room.cancel()
+                    self._room = None
                 continue
             if now < start:
                 wake = min(start, self._deadlines[0][0]) if self._deadlines else start

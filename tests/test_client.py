@@ -113,9 +113,12 @@ class _Limiter:
     def rate(self) -> float:
         return 1.0
 
-    async def acquire(self, priority: int = 2, deadline: float | None = None) -> None:
+    async def admit(self, priority: int = 2, deadline: float | None = None) -> None:
         self._events.append(f"acquire:{self.key}")
         self.priorities.append(priority)
+
+    def on_wire(self) -> None:
+        self._events.append(f"on_wire:{self.key}")
 
     def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
         self._events.append(f"throttled:{self.key}:{retry_after}")
@@ -668,8 +671,10 @@ async def test_every_send_acquires_the_project_limiter_first(
     await clock.run(client.show_job(PROJECT, "job-1"))
 
     key = f"acquire:{PROJECT.rate_key}"
+    # aioresponses cannot tell when a request goes out: the client marks it after.
+    wire = f"on_wire:{PROJECT.rate_key}"
     done = f"succeeded:{PROJECT.rate_key}"
-    assert limiters.events == [key, "send", key, "send", key, "send", done]
+    assert limiters.events == [key, "send", wire, key, "send", wire, key, "send", wire, done]
     assert set(limiters.asked) == {PROJECT.rate_key}
 
 

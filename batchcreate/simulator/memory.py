@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from batchcreate.errors import TransportError
 from batchcreate.simulator.fake_cce import FakeCce
+from batchcreate.transport import mark_on_wire
 from batchcreate.wire import Request, Response
 
 
@@ -28,6 +29,7 @@ class InMemoryTransport:
 
     async def send(self, request: Request) -> Response:
         self.sent.append(request)
+        mark_on_wire()
         await asyncio.sleep(0)  # a real send yields to the loop; so does this one
         parts = urlsplit(request.url)
         target = f"{parts.path}?{parts.query}" if parts.query else parts.path
