@@ -66,6 +66,10 @@ def test_throughput_script_runs_every_tool_against_the_simulator() -> None:
     # The baselines do a create and one poll per cluster (each job is done by then).
     for tool in ("sdk pool", "bare aiohttp"):
         assert rows[tool]["calls_by_kind"] == {"create": 20, "job": 20}
+        assert rows[tool]["sent_peak"] is None
+    # batchcreate's limiters were told of the calls going out: the 20 creates at 300/s
+    # went within one second.
+    assert 20 <= rows["batchcreate"]["sent_peak"] <= rows["batchcreate"]["calls"]
 
 
 def test_idle_script_measures_a_window_and_stops_the_run() -> None:
@@ -98,6 +102,20 @@ def test_tables_print_the_figures_and_the_ratios_beside_their_targets() -> None:
     assert "20.000 / 2.000 = 10.00x" in text
     assert "target ≤ 1.5x: MISSES" in text
     assert "target ≥ 5x: meets" in text
+
+
+def test_the_rate_line_tells_calls_sent_from_calls_timed_at_the_simulator() -> None:
+    """Never above the limit: judged on arrivals at the simulator; when only they exceed
+    it, the line says how many calls went out in the busiest second."""
+    within = ratio_lines([_row("batchcreate", peak_window=100, sent_peak=100)])[0]
+    assert "peak 100 in 1 s (100 sent)" in within
+    assert within.endswith("never above: meets")
+    late = ratio_lines([_row("batchcreate", peak_window=103, sent_peak=100)])
+    assert late[0].endswith("never above: MISSES")
+    assert "sent: at most 100 in any second" in late[1]
+    over = ratio_lines([_row("batchcreate", peak_window=103, sent_peak=102)])
+    assert len(over) == 1
+    assert over[0].endswith("MISSES")
 
 
 def test_rate_figures_count_the_busy_span_and_the_busiest_second() -> None:
