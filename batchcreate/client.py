@@ -20,9 +20,10 @@ from batchcreate.auth import Authenticator
 from batchcreate.clock import Clock
 from batchcreate.errors import ApiError, AuthenticationError, ThrottledError
 from batchcreate.models import Cluster, ClusterList, Job
+from batchcreate.onwire import ON_WIRE
 from batchcreate.ratelimit import Priority, RateLimiter
 from batchcreate.retry import Backoff
-from batchcreate.transport import ON_WIRE, Transport
+from batchcreate.transport import Transport
 from batchcreate.wire import (
     Request,
     Response,

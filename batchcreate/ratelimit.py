@@ -202,7 +202,7 @@ class AdaptiveLimiter:
         )
         room = self._window_calls - self._granted  # calls the window may still hold
         if room <= 0:
-            return float("inf")  # granted calls fill the window: they must resume first
+            return float("inf")  # granted calls fill the window: they must go out first
         if len(self._starts) >= room:
             start = max(start, self._starts[-room] + self._window)
         return start
@@ -236,6 +236,7 @@ class AdaptiveLimiter:
         timer: asyncio.Future[None] | None = None
         if deadline is not None:
             self._add_deadline(deadline, future)
+            self._wake_room()  # the driver waits for room only until the first deadline
             if self._driver_wakes != float("inf") and deadline < self._driver_wakes:
                 # The driver sleeps past this deadline: this waiter needs its own timer
                 # (rare: deadlines are mostly far beyond the next slot).
@@ -244,17 +245,24 @@ class AdaptiveLimiter:
             self._driver = asyncio.ensure_future(self._drive())
         try:
             await future  # DeadlineExceeded when the driver gives the wait up
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled (or closed) while granted: it will not go out
             if future.done() and not future.cancelled() and future.exception() is None:
-                self.on_wire()  # granted, then cancelled: it will not go out; its place ends
+                self.on_wire()
             raise
         finally:
             if timer is not None:
                 timer.cancel()
 
     def on_wire(self) -> None:
+        if self._granted <= 0:
+            raise RuntimeError("on_wire() for a call that was not admitted")
         self._granted -= 1
         self._starts.append(self._clock.monotonic())
+        self._wake_room()
+
+    def _wake_room(self) -> None:
+        """End the driver's wait for room in the window (if it waits), so that it looks
+        again: a call went out, the window grew, or a waiter's deadline came in."""
         room = self._room
         if room is not None and not room.done():
             room.set_result(None)
@@ -304,7 +312,7 @@ class AdaptiveLimiter:
             early = 0.0
             if start == float("inf"):
                 # The window is full of granted calls not on the wire yet (an IAM token
-                # being fetched for them, say): the next ``on_wire``, or a deadline, wakes.
+                # being fetched for them, say): ``_wake_room`` or the first deadline wakes.
                 if self._deadlines:
                     self._room = self._clock.timer(self._deadlines[0][0] - now)
                 else:
@@ -366,6 +374,7 @@ class AdaptiveLimiter:
         self._recent.append(False)
         if self._rate < self._configured:
             self._set_rate(min(self._configured, self._rate * (1.0 + RECOVERY_STEP)))
+            self._wake_room()  # a faster rate's window holds more calls
 
     def __repr__(self) -> str:
         return f"AdaptiveLimiter(rate={self._rate:g}/s of {self._configured:g}/s)"

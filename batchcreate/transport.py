@@ -8,8 +8,7 @@ without an HTTP answer into a ``TransportError``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
-from contextvars import ContextVar
+from collections.abc import Coroutine, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 from urllib.request import getproxies
@@ -17,6 +16,7 @@ from urllib.request import getproxies
 import aiohttp
 
 from batchcreate.errors import TransportError
+from batchcreate.onwire import mark_on_wire
 from batchcreate.wire import Request, Response
 
 #: Larger answers are not CCE's: a list of every cluster in a project stays far below it.
@@ -27,49 +27,40 @@ READ_CHUNK_BYTES = 64 * 1024
 class Transport(Protocol):
     """Sends one request and returns the answer, or raises ``TransportError``.
 
-    A transport that can tell when a request's bytes go out calls ``mark_on_wire`` then;
-    one that cannot leaves it to its caller, who marks it once the answer is in.
+    A transport that can tell when a request's bytes go out calls
+    ``onwire.mark_on_wire`` then; one that cannot leaves it to its caller, who marks it
+    once the answer is in.
     """
 
     async def send(self, request: Request) -> Response: ...
-
-
-#: What the sender of the request being sent wants done as it goes on the wire (the rate
-#: limiter counts calls from then). A context variable reaches into aiohttp's own request
-#: code, and into the task in which aiohttp writes a request's body.
-ON_WIRE: ContextVar[Callable[[], None] | None] = ContextVar("batchcreate_on_wire", default=None)
-
-
-def mark_on_wire() -> None:
-    """The request being sent goes on the wire now."""
-    callback = ON_WIRE.get()
-    if callback is not None:
-        callback()
 
 
 class WireMarkingRequest(aiohttp.ClientRequest):
     """aiohttp's request, calling ``mark_on_wire`` as its bytes go out (the session's
     ``request_class``). aiohttp writes a body in a task of its own, a turn of the event
     loop or more after ``send`` (tens of ms when the loop is busy): that task marks it.
-    A request without a body is written by ``send`` itself (aiohttp 3.10 and later; 3.9
-    writes every request in that task)."""
+    A request without a body is written by ``send`` itself (aiohttp 3.11 and later;
+    earlier ones write every request in that task, and send the headers of one with a body
+    from ``send``, a turn before the body: marked with the body, a little late, which only
+    ever holds the next call back)."""
 
     _writes_body = False
 
     def write_bytes(self, *args: Any, **kwargs: Any) -> Coroutine[Any, Any, None]:
         self._writes_body = True
-        return _marked(super().write_bytes(*args, **kwargs))
+        return self._write_marked(*args, **kwargs)
+
+    async def _write_marked(self, *args: Any, **kwargs: Any) -> None:
+        # aiohttp's coroutine is made only here, once the task runs: a task cancelled
+        # before its first step leaves no coroutine that was never awaited.
+        mark_on_wire()  # the write itself goes to the socket before the first await
+        await super().write_bytes(*args, **kwargs)
 
     async def send(self, conn: Any) -> aiohttp.ClientResponse:
         response = await super().send(conn)
         if not self._writes_body:
             mark_on_wire()
         return response
-
-
-async def _marked(write: Coroutine[Any, Any, None]) -> None:
-    mark_on_wire()  # the write itself goes to the socket before the first await
-    await write
 
 
 class EnvProxies:

@@ -35,10 +35,12 @@ from batchcreate.errors import (
     ServerError,
     TransportError,
 )
+from batchcreate.onwire import mark_on_wire
 from batchcreate.ratelimit import AdaptiveLimiter, DeadlineExceeded
 from batchcreate.retry import Backoff
 from batchcreate.settings import RetrySettings
 from batchcreate.transport import AiohttpTransport, EnvProxies
+from batchcreate.wire import Request, Response
 
 ENDPOINT = "https://cce.cn-north-4.myhuaweicloud.com"
 TOKEN = "tok-123"
@@ -676,6 +678,69 @@ async def test_every_send_acquires_the_project_limiter_first(
     done = f"succeeded:{PROJECT.rate_key}"
     assert limiters.events == [key, "send", wire, key, "send", wire, key, "send", wire, done]
     assert set(limiters.asked) == {PROJECT.rate_key}
+
+
+class _MarkingTransport:
+    """Marks every request on the wire twice (the client's guard keeps one), then answers
+    as the next outcome says: a ``Response``, an exception, or a send that never ends."""
+
+    def __init__(self, *outcomes: Response | BaseException | str) -> None:
+        self.outcomes = list(outcomes)
+
+    async def send(self, request: Request) -> Response:
+        mark_on_wire()
+        mark_on_wire()
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome == "hang":
+            await asyncio.get_running_loop().create_future()
+        assert isinstance(outcome, Response)
+        return outcome
+
+
+class _AuthFailingOnce(TokenAuth):
+    """Token auth whose first ``authenticate`` fails, as an IAM token fetch can."""
+
+    failed = False
+
+    async def authenticate(self, request: Request, project_id: str) -> Request:
+        if not self.failed:
+            self.failed = True
+            raise TransportError("iam: connection reset")
+        return await super().authenticate(request, project_id)
+
+
+async def test_every_admission_is_marked_on_the_wire_exactly_once(
+    clock: VirtualClock, limiters: RecordingLimiters
+) -> None:
+    """A transport that marks (here, twice), a send that fails after marking, credentials
+    that fail before any send, and a send cancelled midway: each admitted attempt tells
+    its limiter once that it went on the wire (or never will), so none holds its place in
+    the rate window for ever."""
+    answer = Response(200, {"Content-Type": "application/json"}, json.dumps(JOB).encode())
+    transport = _MarkingTransport(TransportError("reset after sending"), answer, "hang")
+    client = CceClient(
+        transport,
+        _AuthFailingOnce(TOKEN),
+        limiters,
+        clock,
+        Backoff(SETTINGS, rng=random.Random(0)),
+    )
+    # Attempts: credentials fail; the send fails after marking; the third is answered.
+    await clock.run(client.show_job(PROJECT, "job-1"))
+    key = PROJECT.rate_key
+    assert [e for e in limiters.events if not e.startswith("succeeded")] == [
+        f"acquire:{key}",
+        f"on_wire:{key}",
+    ] * 3
+    limiters.events.clear()
+    hanging = asyncio.ensure_future(client.show_job(PROJECT, "job-1"))
+    await clock.advance(1.0)
+    hanging.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await hanging
+    assert limiters.events == [f"acquire:{key}", f"on_wire:{key}"]
 
 
 async def test_each_call_kind_goes_through_the_limiter_once_per_send(

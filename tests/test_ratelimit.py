@@ -506,6 +506,37 @@ async def test_a_window_full_of_calls_not_yet_on_the_wire_waits_for_one_to_go() 
     assert limiter.admitted == 3
 
 
+async def test_a_waiter_arriving_while_the_window_is_full_gives_up_at_its_deadline() -> None:
+    """The driver waits for room (calls held before the wire), until a first waiter's
+    deadline at 100 s; a waiter arriving later with a deadline at 1.5 s gives up then, not
+    when a held call goes out or at 100 s."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(2.0, clock)
+    events: list[str] = []
+
+    async def held_calls() -> None:
+        await limiter.admit()
+        await limiter.admit()
+        await clock.sleep(3.0 - clock.monotonic())
+        limiter.on_wire()
+        limiter.on_wire()
+
+    async def patient() -> None:
+        await clock.sleep(0.75)
+        await limiter.admit(Priority.CREATE, deadline=100.0)
+        events.append(f"patient@{clock.monotonic():g}")
+        limiter.on_wire()
+
+    async def late_and_impatient() -> None:
+        await clock.sleep(1.0)
+        with pytest.raises(DeadlineExceeded):
+            await limiter.admit(Priority.LIST, deadline=1.5)
+        events.append(f"gave up@{clock.monotonic():g}")
+
+    await clock.run(asyncio.gather(held_calls(), patient(), late_and_impatient()))
+    assert events == ["gave up@1.5", "patient@4"]
+
+
 async def test_a_call_granted_then_cancelled_before_it_resumes_frees_its_place() -> None:
     """A caller cancelled after its grant, before it ran again, never goes on the wire: its
     place in the window ends then, so later calls are not held back for ever."""

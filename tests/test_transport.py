@@ -14,7 +14,8 @@ from aiohttp import web
 
 from batchcreate import transport as transport_module
 from batchcreate.errors import TransportError
-from batchcreate.transport import ON_WIRE, AiohttpTransport, WireMarkingRequest
+from batchcreate.onwire import ON_WIRE
+from batchcreate.transport import AiohttpTransport, WireMarkingRequest
 from batchcreate.wire import Request, Response
 
 CAP = 1000

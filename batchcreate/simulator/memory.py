@@ -13,8 +13,8 @@ import asyncio
 from urllib.parse import parse_qsl, urlsplit
 
 from batchcreate.errors import TransportError
+from batchcreate.onwire import mark_on_wire
 from batchcreate.simulator.fake_cce import FakeCce
-from batchcreate.transport import mark_on_wire
 from batchcreate.wire import Request, Response
 
 
