@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from batchcreate import transport as transport_module
+from batchcreate.app import TlsOptions
 from batchcreate.errors import TransportError
 from batchcreate.onwire import ON_WIRE
 from batchcreate.transport import AiohttpTransport, WireMarkingRequest
@@ -124,3 +127,51 @@ async def test_a_request_is_marked_once_as_it_goes_on_the_wire(
                 ON_WIRE.reset(marking)
             assert json.loads(answer.body) == {"marks": call + 1, "bodyBytes": size}
     assert marks == [f"{method} 0", f"{method} 1"]
+
+
+#: A self-signed CA certificate (no key: only trusted, never used to sign), for ``--ca-bundle``.
+TEST_CA = """\
+-----BEGIN CERTIFICATE-----
+MIIDHzCCAgegAwIBAgIUMiJC2KDQtZnvz+d2JFzT4XtPOw0wDQYJKoZIhvcNAQEL
+BQAwHjEcMBoGA1UEAwwTYmF0Y2hjcmVhdGUgdGVzdCBDQTAgFw0yNjExMjkwNTEz
+NTdaGA8yMTI2MTEwNTA1MTM1N1owHjEcMBoGA1UEAwwTYmF0Y2hjcmVhdGUgdGVz
+dCBDQTCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBALTKwXs6TIdw7duc
+l3ZUho5Y/hprHxspBmzJIxagQ7o1rekAFIsIYiI0o0QEepp8+gy3RJGLLlDcl8oC
+g+vLD6BnTJswjh9k9dXBgqTBiyNiYi6os9qRLp5VV7kqiipxZYpEUsm7JsOswOpS
+wb4L8iBdNKdVOCjiseAN00YSjHtP03kQp/VU+BXI5FoNO9dMUTw8q3AAUKyY4Xo6
+w2rA4QlOQ0fuqFsH0htvU7n0eO9g8dbhPM6ka9VOLMa5Y+Pm1nK3WbqJU80ahZVX
+U/kw30I9hCAR9eLIkLTOPRfRGiCzxZRIFDStAVb1HRt1XCBiBxMsDbWgN0BERJ+Y
+eJyxpz8CAwEAAaNTMFEwHQYDVR0OBBYEFHT8EOiXGPQ4krXzLwdabrFnyTDqMB8G
+A1UdIwQYMBaAFHT8EOiXGPQ4krXzLwdabrFnyTDqMA8GA1UdEwEB/wQFMAMBAf8w
+DQYJKoZIhvcNAQELBQADggEBAC+lwOYshV8aaILLTwMTGFz9IWx+VUGPMBnCEZKe
+/3Hf2E8vqtC7prcqRj3vuFmDD4DHB/P/Gzb00xtQZwWumh3torM1t0dd8Xd/+DWI
+/vHTpQo9O3QlVxUD4oXk7aM1qDJuw8xrvuphwxsHUm6dTB4wKAZG1rddB+Oq0upP
+P56ofTj4KF2G4niJeAw4imADZ/SsBor3hMTFzKrrfPZnmt7NxfQnKfrZYnlQWpt5
+KFqURCSc9YBmf5O6ROLejzY86i6x7CqfCq5v540MMMU/X1Wm8mwVo4Td3XKTRJQC
+aMOxe3Lt2W55EEXYcc2ubohAbZnM5ZGj/08iRn7t/dPLoJk=
+-----END CERTIFICATE-----
+"""
+
+
+def test_tls_options_give_aiohttp_its_own_context_unless_a_bundle_is_added(
+    tmp_path: Path,
+) -> None:
+    """By default the connector verifies with aiohttp's own context (the system's CAs,
+    built as aiohttp is imported: no second one per run); ``--insecure`` skips
+    verification; ``--ca-bundle`` gives a verifying context that trusts the bundle's CAs
+    besides the system's; a file that is not a bundle is refused."""
+    assert TlsOptions().ssl_setting() is True
+    assert TlsOptions(insecure=True).ssl_setting() is False
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(TEST_CA, encoding="ascii")
+    context = TlsOptions(ca_bundle=bundle).ssl_setting()
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    subjects = [dict(part[0] for part in ca["subject"]) for ca in context.get_ca_certs()]
+    assert {"commonName": "batchcreate test CA"} in subjects
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    assert context.cert_store_stats()["x509_ca"] == system + 1
+    (tmp_path / "not.pem").write_text("not a certificate", encoding="ascii")
+    with pytest.raises(ssl.SSLError):
+        TlsOptions(ca_bundle=tmp_path / "not.pem").ssl_setting()
