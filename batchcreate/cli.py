@@ -586,7 +586,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The plan and everything loaded so far live as long as the run: out of the garbage
     # collector's sight, a full collection no longer rescans a large fleet's plan (each
     # scan stalls the event loop, and the rate limiter loses the slots it stalls through).
-    gc.collect()
+    # Only the young generations are collected first: loading leaves no cyclic garbage
+    # behind (measured: none, at 10,000 clusters), and a full collection of everything
+    # imported would cost 30 ms of CPU every run.
+    gc.collect(1)
     gc.freeze()
     # A young collection every 700 net allocations (the default) costs a large fleet 15-20%
     # of its CPU, and each stalls the event loop: most of a run's allocations die young
