@@ -818,6 +818,13 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
                 at_least=TARGET_SDK_VS_BATCHCREATE,
             )
         )
+        if bare is not None:
+            # A client needs a create per cluster at least: the most any could show.
+            lines.append(
+                f"    a client costing one bare aiohttp call per cluster would show "
+                f"{sdk.cpu_ms_per_cluster:.3f} / {bare.cpu_ms_per_call:.3f} = "
+                f"{sdk.cpu_ms_per_cluster / bare.cpu_ms_per_call:.2f}x"
+            )
     for row in rows:
         if row.server_share >= 0.85:
             lines.append(

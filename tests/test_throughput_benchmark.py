@@ -102,6 +102,8 @@ def test_tables_print_the_figures_and_the_ratios_beside_their_targets() -> None:
     assert "20.000 / 2.000 = 10.00x" in text
     assert "target ≤ 1.5x: MISSES" in text
     assert "target ≥ 5x: meets" in text
+    # The SDK pool's 20 ms per cluster over one bare call (0.5 ms): the most any client shows.
+    assert "one bare aiohttp call per cluster would show 20.000 / 0.500 = 40.00x" in text
 
 
 def test_the_rate_line_tells_calls_sent_from_calls_timed_at_the_simulator() -> None:
