@@ -471,11 +471,30 @@ async def _wire_times(*, marked_on_wire: bool) -> list[float]:
     return sorted(on_wire)
 
 
-async def test_a_window_full_of_calls_not_yet_on_the_wire_waits_for_one_to_go() -> None:
-    """At 2/s, two calls are admitted and held before the wire (their IAM token is being
-    fetched, say): a third call waits until one of them goes out at 3 s, then for its
-    window (4 s); another gives up at its deadline meanwhile. The limiter waits on a future,
-    not in a loop of yields: the virtual clock would never find the loop idle otherwise."""
+@pytest.mark.parametrize(
+    ("waiters", "expected"),
+    [
+        # Both arrive before the driver starts waiting; the first has no deadline.
+        (
+            [("third", 0.75, Priority.CREATE, None), ("impatient", 0.75, Priority.POLL, 1.5)],
+            ["impatient gave up@1.5", "third@4"],
+        ),
+        # The driver already waits until the first one's deadline (100 s) when the second,
+        # due sooner, arrives.
+        (
+            [("patient", 0.75, Priority.CREATE, 100.0), ("late", 1.0, Priority.LIST, 1.5)],
+            ["late gave up@1.5", "patient@4"],
+        ),
+    ],
+)
+async def test_a_window_full_of_calls_not_yet_on_the_wire_waits_for_one_to_go(
+    waiters: list[tuple[str, float, Priority, float | None]], expected: list[str]
+) -> None:
+    """At 2/s, two calls are admitted at 0 and 0.5 s and held before the wire (their IAM
+    token is being fetched, say) until 3 s: a waiter is admitted once they have gone out
+    and its window allows (4 s), and a waiter with a deadline meanwhile gives up at it,
+    whenever it came. The limiter waits on a future, not in a loop of yields: the virtual
+    clock would never find the loop idle otherwise."""
     clock = VirtualClock()
     limiter = AdaptiveLimiter(2.0, clock)
     events: list[str] = []
@@ -483,58 +502,23 @@ async def test_a_window_full_of_calls_not_yet_on_the_wire_waits_for_one_to_go() 
     async def held_calls() -> None:
         await limiter.admit()
         await limiter.admit()
-        events.append(f"held@{clock.monotonic():g}")
         await clock.sleep(3.0 - clock.monotonic())
         limiter.on_wire()
-        await clock.sleep(10.0)
         limiter.on_wire()
 
-    async def third() -> None:
-        await clock.sleep(0.75)
-        await limiter.admit(Priority.CREATE)
-        events.append(f"third@{clock.monotonic():g}")
+    async def waiter(name: str, arrives: float, priority: Priority, deadline: float | None) -> None:
+        await clock.sleep(arrives)
+        try:
+            await limiter.admit(priority, deadline=deadline)
+        except DeadlineExceeded:
+            events.append(f"{name} gave up@{clock.monotonic():g}")
+            return
+        events.append(f"{name}@{clock.monotonic():g}")
         limiter.on_wire()
 
-    async def impatient() -> None:
-        await clock.sleep(0.75)
-        with pytest.raises(DeadlineExceeded):
-            await limiter.admit(Priority.POLL, deadline=1.5)
-        events.append(f"gave up@{clock.monotonic():g}")
-
-    await clock.run(asyncio.gather(held_calls(), third(), impatient()))
-    assert events == ["held@0.5", "gave up@1.5", "third@4"]
+    await clock.run(asyncio.gather(held_calls(), *(waiter(*w) for w in waiters)))
+    assert events == expected
     assert limiter.admitted == 3
-
-
-async def test_a_waiter_arriving_while_the_window_is_full_gives_up_at_its_deadline() -> None:
-    """The driver waits for room (calls held before the wire), until a first waiter's
-    deadline at 100 s; a waiter arriving later with a deadline at 1.5 s gives up then, not
-    when a held call goes out or at 100 s."""
-    clock = VirtualClock()
-    limiter = AdaptiveLimiter(2.0, clock)
-    events: list[str] = []
-
-    async def held_calls() -> None:
-        await limiter.admit()
-        await limiter.admit()
-        await clock.sleep(3.0 - clock.monotonic())
-        limiter.on_wire()
-        limiter.on_wire()
-
-    async def patient() -> None:
-        await clock.sleep(0.75)
-        await limiter.admit(Priority.CREATE, deadline=100.0)
-        events.append(f"patient@{clock.monotonic():g}")
-        limiter.on_wire()
-
-    async def late_and_impatient() -> None:
-        await clock.sleep(1.0)
-        with pytest.raises(DeadlineExceeded):
-            await limiter.admit(Priority.LIST, deadline=1.5)
-        events.append(f"gave up@{clock.monotonic():g}")
-
-    await clock.run(asyncio.gather(held_calls(), patient(), late_and_impatient()))
-    assert events == ["gave up@1.5", "patient@4"]
 
 
 async def test_a_call_granted_then_cancelled_before_it_resumes_frees_its_place() -> None:
