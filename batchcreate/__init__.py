@@ -23,6 +23,7 @@ from batchcreate.errors import (
     TransportError,
 )
 from batchcreate.manifest import build_plan, load_manifest
+from batchcreate.onwire import mark_on_wire
 from batchcreate.plan import BatchPlan, ClusterPlan, ProjectPlan
 from batchcreate.polling import CompletionModel, next_list_delay
 from batchcreate.ratelimit import AdaptiveLimiter, RateLimiter
@@ -32,7 +33,7 @@ from batchcreate.settings import PollSettings, RetrySettings, Settings
 from batchcreate.simulator.fake_cce import Behaviour, FakeCce, SimulatorConfig
 from batchcreate.simulator.memory import InMemoryTransport
 from batchcreate.simulator.server import start_simulator
-from batchcreate.transport import AiohttpTransport, EnvProxies, Transport
+from batchcreate.transport import AiohttpTransport, EnvProxies, Transport, WireMarkingRequest
 from batchcreate.watch import ProjectWatch
 
 __version__ = "0.1.0"
@@ -80,10 +81,12 @@ __all__ = [
     "Transport",
     "TransportError",
     "VirtualClock",
+    "WireMarkingRequest",
     "__version__",
     "build_plan",
     "execute",
     "load_manifest",
+    "mark_on_wire",
     "next_list_delay",
     "run_batch",
     "start_simulator",

@@ -110,7 +110,9 @@ def _proxies_from(environ: Mapping[str, str]) -> dict[str, str]:
 
 class AiohttpTransport:
     """A transport over the caller's aiohttp ``ClientSession``; ``proxies`` (when given)
-    choose a proxy per origin."""
+    choose a proxy per origin. A session made with ``request_class=WireMarkingRequest``
+    marks each request as it goes on the wire; over any other, the client marks it once
+    the answer is in."""
 
     def __init__(
         self,

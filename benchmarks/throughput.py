@@ -819,7 +819,8 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
             )
         )
         if bare is not None:
-            # A client needs a create per cluster at least: the most any could show.
+            # A reference point: a client needs a create per cluster at least, and the bare
+            # loop's calls are about as cheap as paced calls get.
             lines.append(
                 f"    a client costing one bare aiohttp call per cluster would show "
                 f"{sdk.cpu_ms_per_cluster:.3f} / {bare.cpu_ms_per_call:.3f} = "

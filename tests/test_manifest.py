@@ -211,6 +211,32 @@ def test_repeated_yaml_key_deep_inside_a_cluster_is_caught() -> None:
     ]
 
 
+def test_yaml_merge_keys_merge_and_repeats_beside_them_are_still_caught() -> None:
+    """``<<: *anchor`` (one mapping or a list of them) merges keys in, the mapping's own
+    winning; a key given twice beside a merge is still an error."""
+    text = (
+        "base: &base {flavor: cce.s1.small, version: v1.29}\n"
+        "more: &more {category: CCE}\n"
+        "one: {<<: *base, version: v1.30}\n"
+        "both:\n"
+        "  <<: [*base, *more]\n"
+        "  name: x\n"
+    )
+    data = parse_document(text, "m.yaml")
+    assert data["one"] == {"flavor": "cce.s1.small", "version": "v1.30"}
+    assert data["both"] == {
+        "flavor": "cce.s1.small",
+        "version": "v1.29",
+        "category": "CCE",
+        "name": "x",
+    }
+    with pytest.raises(ManifestError) as info:
+        parse_document("base: &b {a: 1}\nc:\n  <<: *b\n  y: 2\n  y: 3\n", "m.yaml")
+    assert [str(p) for p in info.value.problems] == [
+        "m.yaml:5:3: invalid YAML: key 'y' on line 5 repeats the one on line 4"
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "location", "fragments"),
     [

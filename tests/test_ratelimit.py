@@ -472,27 +472,32 @@ async def _wire_times(*, marked_on_wire: bool) -> list[float]:
 
 
 @pytest.mark.parametrize(
-    ("waiters", "expected"),
+    ("second_goes_at", "waiters", "expected"),
     [
-        # Both arrive before the driver starts waiting; the first has no deadline.
+        # Both arrive before the driver starts waiting; the first has no deadline. One
+        # held call going out is enough for it.
         (
+            13.0,
             [("third", 0.75, Priority.CREATE, None), ("impatient", 0.75, Priority.POLL, 1.5)],
-            ["impatient gave up@1.5", "third@4"],
+            ["held@0.5", "impatient gave up@1.5", "third@4"],
         ),
         # The driver already waits until the first one's deadline (100 s) when the second,
         # due sooner, arrives.
         (
+            3.0,
             [("patient", 0.75, Priority.CREATE, 100.0), ("late", 1.0, Priority.LIST, 1.5)],
-            ["late gave up@1.5", "patient@4"],
+            ["held@0.5", "late gave up@1.5", "patient@4"],
         ),
     ],
 )
 async def test_a_window_full_of_calls_not_yet_on_the_wire_waits_for_one_to_go(
-    waiters: list[tuple[str, float, Priority, float | None]], expected: list[str]
+    second_goes_at: float,
+    waiters: list[tuple[str, float, Priority, float | None]],
+    expected: list[str],
 ) -> None:
     """At 2/s, two calls are admitted at 0 and 0.5 s and held before the wire (their IAM
-    token is being fetched, say) until 3 s: a waiter is admitted once they have gone out
-    and its window allows (4 s), and a waiter with a deadline meanwhile gives up at it,
+    token is being fetched, say); the first goes out at 3 s: a waiter is admitted then, as
+    its window allows (4 s), and a waiter with a deadline meanwhile gives up at it,
     whenever it came. The limiter waits on a future, not in a loop of yields: the virtual
     clock would never find the loop idle otherwise."""
     clock = VirtualClock()
@@ -502,8 +507,10 @@ async def test_a_window_full_of_calls_not_yet_on_the_wire_waits_for_one_to_go(
     async def held_calls() -> None:
         await limiter.admit()
         await limiter.admit()
+        events.append(f"held@{clock.monotonic():g}")
         await clock.sleep(3.0 - clock.monotonic())
         limiter.on_wire()
+        await clock.sleep(second_goes_at - clock.monotonic())
         limiter.on_wire()
 
     async def waiter(name: str, arrives: float, priority: Priority, deadline: float | None) -> None:
