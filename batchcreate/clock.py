@@ -35,7 +35,8 @@ class Clock(Protocol):
         the thing waited for resolve it early."""
 
 
-def _ring(future: asyncio.Future[None]) -> None:
+def ring(future: asyncio.Future[None]) -> None:
+    """End a wait on ``future`` now, unless it has ended already."""
     if not future.done():
         future.set_result(None)
 
@@ -55,7 +56,7 @@ class SystemClock:
     def timer(self, seconds: float) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        handle = loop.call_later(max(0.0, seconds), _ring, future)
+        handle = loop.call_later(max(0.0, seconds), ring, future)
         future.add_done_callback(lambda _: handle.cancel())
         return future
 
@@ -130,13 +131,11 @@ class VirtualClock:
     def _wake_next(self) -> None:
         deadline, _, future = heapq.heappop(self._sleepers)
         self._now = max(self._now, deadline)
-        if not future.done():
-            future.set_result(None)
+        ring(future)
         # Wake every sleeper due at the same instant together, as a real loop would.
         while self._sleepers and self._sleepers[0][0] <= self._now:
             _, _, same = heapq.heappop(self._sleepers)
-            if not same.done():
-                same.set_result(None)
+            ring(same)
 
     def __repr__(self) -> str:
         return f"VirtualClock(now={self._now:.3f})"

@@ -51,7 +51,7 @@ import itertools
 from enum import IntEnum
 from typing import Protocol
 
-from batchcreate.clock import Clock
+from batchcreate.clock import Clock, ring
 
 
 class DeadlineExceeded(Exception):
@@ -263,9 +263,8 @@ class AdaptiveLimiter:
     def _wake_room(self) -> None:
         """End the driver's wait for room in the window (if it waits), so that it looks
         again: a call went out, the window grew, or a waiter's deadline came in."""
-        room = self._room
-        if room is not None and not room.done():
-            room.set_result(None)
+        if self._room is not None:
+            ring(self._room)
 
     def _add_deadline(self, deadline: float, future: asyncio.Future[None]) -> None:
         self._compact()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from batchcreate.client import CceClient
-from batchcreate.clock import Clock
+from batchcreate.clock import Clock, ring
 from batchcreate.durations import format_duration
 from batchcreate.errors import (
     ApiError,
@@ -515,8 +515,7 @@ class Runner:
         timer = self.clock.timer(delay)
 
         def cut_short(_: object) -> None:
-            if not timer.done():
-                timer.set_result(None)
+            ring(timer)
 
         future.add_done_callback(cut_short)
         try:

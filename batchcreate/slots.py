@@ -14,6 +14,8 @@ import asyncio
 import heapq
 import itertools
 
+from batchcreate.clock import ring
+
 
 class _Waiter:
     __slots__ = ("future", "granted", "open", "want")
@@ -91,8 +93,7 @@ class OrderedSlots:
             taken = min(self._free, waiter.want - waiter.granted)
             waiter.granted += taken
             self._free -= taken
-            if not waiter.future.done():
-                waiter.future.set_result(None)
+            ring(waiter.future)
             if waiter.granted == waiter.want:
                 heapq.heappop(self._waiters)
                 self._close(waiter)
