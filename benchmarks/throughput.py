@@ -5,7 +5,7 @@ Run it from the project's root (needs the ``bench`` or ``test`` extra, for
 ``huaweicloudsdkcce``); the defaults take five to eight minutes on two cores::
 
     .venv/bin/python benchmarks/throughput.py [--sizes 1000,10000] [--rate 300]
-        [--huge 100000 [--huge-rate 1500]] [--json]
+        [--repeat N] [--huge 100000 [--huge-rate 1500]] [--json]
 
 What runs
 ---------
@@ -65,6 +65,12 @@ Figures, per tool and size
 - **created**: clusters the simulator holds ``Available`` over clusters asked for, and
   names created more than once (**dup**).
 
+``--repeat N`` runs every size N times, the tools interleaved (each round starts with the
+next tool), and then prints each target over the rounds: every round's ratio, both sides
+measured minutes apart at most, their median, its verdict, and in how many rounds the target
+was met. This machine's speed drifts by 20% or more over half an hour, as much as some
+margins to a target, so a single round's verdict can go either way.
+
 ``--huge N`` adds batchcreate alone at N clusters (and at 1,000 with the same settings, for
 the ratio) with ``--huge-rate``, and prints its peak RSS and CPU per cluster.
 """
@@ -80,6 +86,7 @@ import json
 import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -630,13 +637,14 @@ class Config:
     log_level: str = "info"
 
 
-def measure(tool: str, clusters: int, config: Config, workdir: Path) -> Row:
-    """Run ``tool`` on ``clusters`` clusters against a fresh simulator; its figures."""
-    stem = f"{tool.split()[0]}-{clusters}"
+def measure(tool: str, clusters: int, config: Config, workdir: Path, *, round_: int = 1) -> Row:
+    """Run ``tool`` on ``clusters`` clusters against a fresh simulator; its figures.
+    ``round_``: which of the repeated runs this is (its files are named after it)."""
+    stem = f"{tool.split()[0]}-{clusters}" + (f"-r{round_}" if round_ > 1 else "")
     out = workdir / f"{stem}-result.json"
     log = workdir / f"{stem}-stderr.log"
     with simulator(config.job_duration) as sim:
-        argv = tool_argv(tool, clusters, config, sim.url, workdir, out)
+        argv = tool_argv(tool, clusters, config, sim.url, workdir, out, stem)
         env = child_env({"BATCHCREATE_TOKEN": TOKEN} if tool == "batchcreate" else None)
         code, wall, total_cpu, rss_mb = run_child(argv, env=env, log=log)
         if not out.exists():
@@ -681,7 +689,7 @@ def measure(tool: str, clusters: int, config: Config, workdir: Path) -> Row:
 
 
 def tool_argv(
-    tool: str, clusters: int, config: Config, url: str, workdir: Path, out: Path
+    tool: str, clusters: int, config: Config, url: str, workdir: Path, out: Path, stem: str
 ) -> list[str]:
     me = [sys.executable, str(HERE)]
     shared = [url, str(clusters), str(config.per_project), f"{config.rate:g}"]
@@ -690,7 +698,6 @@ def tool_argv(
     if tool == "bare aiohttp":
         extra = [str(config.bare_concurrency), f"{config.settle:g}"]
         return [*me, "child-bare", str(out), *shared, *extra]
-    stem = f"batchcreate-{clusters}"
     manifest = fleet_manifest(
         clusters,
         projects_for(clusters, config.per_project),
@@ -764,6 +771,16 @@ def _verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
 
+def _against(
+    ratio: float, *, at_most: float | None = None, at_least: float | None = None
+) -> tuple[str, bool]:
+    """The target (``≤ 1.5x``) and whether ``ratio`` meets it; one bound is given."""
+    if at_most is not None:
+        return f"≤ {at_most:g}x", ratio <= at_most
+    assert at_least is not None
+    return f"≥ {at_least:g}x", ratio >= at_least
+
+
 def _ratio_line(
     label: str,
     top: float,
@@ -774,11 +791,7 @@ def _ratio_line(
 ) -> str:
     """``label: top / bottom = ratio`` and its verdict against one bound."""
     ratio = top / bottom
-    if at_most is not None:
-        target, ok = f"≤ {at_most:g}x", ratio <= at_most
-    else:
-        assert at_least is not None
-        target, ok = f"≥ {at_least:g}x", ratio >= at_least
+    target, ok = _against(ratio, at_most=at_most, at_least=at_least)
     return f"  {label}: {top:.3f} / {bottom:.3f} = {ratio:.2f}x   target {target}: {_verdict(ok)}"
 
 
@@ -841,6 +854,77 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+def _spread(values: Sequence[float], fmt: str) -> str:
+    """``median (min to max)`` of ``values``, each written with ``fmt``."""
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{fmt.format(mid)} ({fmt.format(low)} to {fmt.format(high)})"
+
+
+def _paired_line(
+    label: str,
+    ratios: Sequence[float],
+    *,
+    at_most: float | None = None,
+    at_least: float | None = None,
+) -> str:
+    """One target over the rounds: each round's ratio (both sides measured in that round,
+    so that the machine's drift between rounds cancels), their median and its verdict."""
+    median = statistics.median(ratios)
+    target, median_ok = _against(median, at_most=at_most, at_least=at_least)
+    met = sum(_against(r, at_most=at_most, at_least=at_least)[1] for r in ratios)
+    each = ", ".join(f"{r:.2f}" for r in ratios)
+    return (
+        f"  {label}: median {median:.2f}x (rounds: {each})   target {target}: "
+        f"{_verdict(median_ok)}, met in {met} of {len(ratios)} rounds"
+    )
+
+
+def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
+    """The targets over repeated rounds at one size: medians of the ratios paired within
+    each round, and how often each target was met."""
+    by = [{r.tool: r for r in rows} for rows in rounds]
+    lines = []
+    for tool in (t for t in TOOLS if all(t in b for b in by)):
+        rows = [b[tool] for b in by]
+        lines.append(
+            f"  {tool}: CPU ms/cluster {_spread([r.cpu_ms_per_cluster for r in rows], '{:.3f}')}, "
+            f"ms/call {_spread([r.cpu_ms_per_call for r in rows], '{:.3f}')}, "
+            f"calls/s {_spread([r.rate for r in rows], '{:.1f}')}, "
+            f"peak 1 s {max(r.peak_window for r in rows)} at most"
+        )
+    if all("batchcreate" in b for b in by):
+        bcs = [b["batchcreate"] for b in by]
+        shares = [r.share for r in bcs]
+        sent = [r.sent_peak for r in bcs if r.sent_peak is not None]
+        sent_text = f", {max(sent)} sent" if sent else ""
+        met = sum(r.share >= TARGET_RATE_SHARE and r.peak_window <= r.limit for r in bcs)
+        lines.append(
+            f"  batchcreate calls/s: {_spread(shares, '{:.1%}')} of the limit, busiest second "
+            f"{max(r.peak_window for r in bcs)} at most{sent_text}   target ≥ "
+            f"{TARGET_RATE_SHARE:.0%} and never above: met in {met} of {len(bcs)} rounds"
+        )
+    if all("batchcreate" in b and "bare aiohttp" in b for b in by):
+        lines.append(
+            _paired_line(
+                "CPU per call, batchcreate ÷ bare aiohttp",
+                [b["batchcreate"].cpu_ms_per_call / b["bare aiohttp"].cpu_ms_per_call for b in by],
+                at_most=TARGET_CALL_CPU_VS_BARE,
+            )
+        )
+    if all("batchcreate" in b and "sdk pool" in b for b in by):
+        lines.append(
+            _paired_line(
+                "CPU per cluster, sdk pool ÷ batchcreate",
+                [
+                    b["sdk pool"].cpu_ms_per_cluster / b["batchcreate"].cpu_ms_per_cluster
+                    for b in by
+                ],
+                at_least=TARGET_SDK_VS_BATCHCREATE,
+            )
+        )
+    return lines
+
+
 def huge_lines(base: Row, huge: Row) -> list[str]:
     return [
         f"  peak RSS at {huge.clusters:,}: {huge.rss_mb:.0f} MB   target ≤ "
@@ -865,6 +949,16 @@ def _sizes(text: str) -> list[int]:
     if sizes and min(sizes) < 1:  # none at all: only --huge runs
         raise argparse.ArgumentTypeError("sizes must be whole numbers ≥ 1")
     return sizes
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return value
 
 
 def _tools(text: str) -> list[str]:
@@ -893,16 +987,36 @@ def run_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> dict
             workdir = args.workdir
             workdir.mkdir(parents=True, exist_ok=True)
         for size in args.sizes:
-            rows = []
-            for tool in args.tools:
-                emit(f"  running {tool} at {size:,} clusters ...")
-                rows.append(measure(tool, size, config, workdir))
-            lines = ratio_lines(rows)
-            emit(f"\n{size:,} clusters, rate limit {config.rate:g}/s")
-            for line in [*render_rows(rows), *lines]:
-                emit(line)
-            emit("")
-            document["sizes"].append({"clusters": size, "rows": [r.to_json() for r in rows]})
+            rounds: list[list[Row]] = []
+            for round_ in range(1, args.repeat + 1):
+                # Each round starts with the next tool, so that none always runs first.
+                shift = (round_ - 1) % len(args.tools)
+                order = args.tools[shift:] + args.tools[:shift]
+                measured = {}
+                for tool in order:
+                    of = f", round {round_} of {args.repeat}" if args.repeat > 1 else ""
+                    emit(f"  running {tool} at {size:,} clusters{of} ...")
+                    measured[tool] = measure(tool, size, config, workdir, round_=round_)
+                rows = [measured[tool] for tool in args.tools]
+                rounds.append(rows)
+                of = f", round {round_} of {args.repeat}" if args.repeat > 1 else ""
+                emit(f"\n{size:,} clusters, rate limit {config.rate:g}/s{of}")
+                for line in [*render_rows(rows), *ratio_lines(rows)]:
+                    emit(line)
+                emit("")
+            entry: dict[str, Any] = {
+                "clusters": size,
+                "rows": [r.to_json() for r in rounds[0]],
+                "rounds": [[r.to_json() for r in rows] for rows in rounds],
+            }
+            if args.repeat > 1:
+                summary = rounds_lines(rounds)
+                emit(f"{size:,} clusters over {args.repeat} rounds: median (lowest to highest)")
+                for line in summary:
+                    emit(line)
+                emit("")
+                entry["summary"] = [line.strip() for line in summary]
+            document["sizes"].append(entry)
         if args.huge:
             huge = Config(**(asdict(config) | {"rate": args.huge_rate}))
             emit(f"  running batchcreate at {BASELINE_SIZE:,} and {args.huge:,} clusters ...")
@@ -935,6 +1049,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sdk-workers", type=int, default=DEFAULT_SDK_WORKERS, metavar="N")
     parser.add_argument("--bare-concurrency", type=int, default=DEFAULT_BARE_CONCURRENCY)
     parser.add_argument("--log-level", default="info", help="batchcreate's (default info)")
+    parser.add_argument(
+        "--repeat",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run every size N times, tools interleaved; print each target's median ratio",
+    )
     parser.add_argument("--huge", type=int, default=0, metavar="N", help="e.g. 100000")
     parser.add_argument("--huge-rate", type=float, default=DEFAULT_HUGE_RATE, metavar="R")
     parser.add_argument("--quick", action="store_true", help="one tiny size (50 clusters)")

@@ -12,7 +12,16 @@ import pytest
 
 from batchcreate.manifest import load_manifest
 from benchmarks.manifests import fleet_manifest, split, write_manifest
-from benchmarks.throughput import Row, busy_rate, call_kind, peak_window, ratio_lines, render_rows
+from benchmarks.throughput import (
+    Row,
+    build_parser,
+    busy_rate,
+    call_kind,
+    peak_window,
+    ratio_lines,
+    render_rows,
+    rounds_lines,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +113,46 @@ def test_tables_print_the_figures_and_the_ratios_beside_their_targets() -> None:
     assert "target ≥ 5x: meets" in text
     # The SDK pool's 20 ms per cluster over one bare call (0.5 ms): the most any client shows.
     assert "one bare aiohttp call per cluster would show 20.000 / 0.500 = 40.00x" in text
+
+
+def test_repeated_rounds_judge_each_target_on_the_median_of_ratios_paired_per_round() -> None:
+    """Three rounds on a drifting machine: each ratio is taken within its round, the verdict
+    is the median's, and the line says in how many rounds the target was met."""
+    rounds = [
+        # batchcreate ms per call ÷ bare's: 1.2/1.0, 1.4/0.8, 0.9/0.75 = 1.20, 1.75, 1.20.
+        [
+            _row("batchcreate", clusters=100, calls=100, work_cpu=0.12),
+            _row("sdk pool", work_cpu=0.5),
+            _row("bare aiohttp", work_cpu=0.2),
+        ],
+        [
+            _row("batchcreate", clusters=100, calls=100, work_cpu=0.14, peak_window=101),
+            _row("sdk pool", work_cpu=0.56),
+            _row("bare aiohttp", work_cpu=0.16),
+        ],
+        [
+            _row("batchcreate", clusters=100, calls=100, work_cpu=0.09, rate=96.0),
+            _row("sdk pool", work_cpu=0.54),
+            _row("bare aiohttp", work_cpu=0.15),
+        ],
+    ]
+    text = "\n".join(rounds_lines(rounds))
+    assert (
+        "CPU per call, batchcreate ÷ bare aiohttp: median 1.20x (rounds: 1.20, 1.75, 1.20)"
+        "   target ≤ 1.5x: meets, met in 2 of 3 rounds"
+    ) in text
+    # The SDK pool's ms per cluster ÷ batchcreate's: 5/1.2, 5.6/1.4, 5.4/0.9 = 4.17, 4, 6.
+    assert (
+        "CPU per cluster, sdk pool ÷ batchcreate: median 4.17x (rounds: 4.17, 4.00, 6.00)"
+        "   target ≥ 5x: MISSES, met in 1 of 3 rounds"
+    ) in text
+    # Round 2 went above the limit and round 3 under 97% of it.
+    assert "busiest second 101 at most" in text
+    assert "target ≥ 97% and never above: met in 1 of 3 rounds" in text
+    assert "batchcreate: CPU ms/cluster 1.200 (0.900 to 1.400)" in text
+    assert build_parser().parse_args(["--repeat", "3"]).repeat == 3
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--repeat", "0"])
 
 
 def test_the_rate_line_tells_calls_sent_from_calls_timed_at_the_simulator() -> None:
