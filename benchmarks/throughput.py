@@ -37,7 +37,8 @@ next. A high ``--rate`` (``100000``) measures every tool unpaced, bound by CPU i
 
 The simulator (``serve``) is the project's fake CCE (``FakeCce`` served by
 ``batchcreate.simulator.server.make_app``) with jobs of ``--job-duration`` (0.5 s, ±30 %), and a
-middleware that notes each call's arrival time (``/_bench/calls``). (``FakeCce`` indexes
+middleware that notes each call's arrival time (``/_bench/calls``): when the server read
+the request's first bytes from its socket, not when aiohttp got round to its handler. (``FakeCce`` indexes
 its clusters by name and by project, so that a 100,000-cluster run measures the client,
 not the server's lookups.)
 
@@ -53,8 +54,9 @@ Figures, per tool and size
 - **peak 1 s**: the most calls that arrived within any 1 s window (sliding). The ratio line
   adds the busiest 10 s, divided by 10, and for batchcreate the busiest second of calls as
   they went on the wire (its limiters count them then; the child notes each). A call is
-  timed at the simulator when its process gets to it, so on a loaded machine arrivals
-  bunch up and a second of them can hold more than were sent in any second.
+  timed at the simulator when its process reads it, so on a loaded machine, where that
+  process waits for a core, arrivals bunch up and a second of them can hold more than were
+  sent in any second.
 - **CPU ms/cl**, **CPU ms/call**: the tool process's user+system CPU from after its imports
   to the end of its work (``time.process_time`` in the child), per cluster and per call.
   **other s**: the rest of the process's CPU (interpreter start, imports, and exit, which
@@ -167,11 +169,22 @@ def call_kind(method: str, path: str) -> str | None:
 
 async def _serve(job_duration: float, seed: int) -> None:
     """The project's simulator on a free loopback port, noting each call's arrival time."""
-    from aiohttp import web
+    from aiohttp import web, web_protocol, web_server
 
     from batchcreate.clock import SystemClock
     from batchcreate.simulator.fake_cce import FakeCce, SimulatorConfig
     from batchcreate.simulator.server import make_app
+
+    class _TimedHandler(web_protocol.RequestHandler):
+        """A server connection that notes when a request's first bytes were read (``read_at``;
+        the middleware clears it once the request is answered: clients do not pipeline)."""
+
+        read_at: float | None = None
+
+        def data_received(self, data: bytes) -> None:
+            if self.read_at is None:
+                self.read_at = time.monotonic()
+            super().data_received(data)
 
     cce = FakeCce(SimulatorConfig(job_duration=job_duration, seed=seed), clock=SystemClock())
     arrivals: list[float] = []
@@ -190,22 +203,37 @@ async def _serve(job_duration: float, seed: int) -> None:
     # A middleware, because make_app's catch-all route would shadow any route added here.
     @web.middleware
     async def timed(request: web.Request, handler: Any) -> web.StreamResponse:
-        kind = call_kind(request.method, request.path)
-        if kind is not None:
-            arrivals.append(time.monotonic())
-            kinds.append(kind)
-            if kind == "create" and not creates_seen:
-                creates_seen.append(True)
-                print(FIRST_CREATE, flush=True)  # what idle.py waits for
-        elif request.path == CALLS_PATH:
-            return web.json_response({"arrivals": arrivals, "kinds": kinds})
-        elif request.path == SUMMARY_PATH:
-            return web.json_response(summary())
-        response: web.StreamResponse = await handler(request)
-        return response
+        protocol = request.protocol
+        read_at = protocol.read_at if isinstance(protocol, _TimedHandler) else None
+        try:
+            kind = call_kind(request.method, request.path)
+            if kind is not None:
+                arrivals.append(time.monotonic() if read_at is None else read_at)
+                kinds.append(kind)
+                if kind == "create" and not creates_seen:
+                    creates_seen.append(True)
+                    print(FIRST_CREATE, flush=True)  # what idle.py waits for
+            elif request.path == CALLS_PATH:
+                # In order of arrival: handlers may start in another order than reads.
+                order = sorted(range(len(arrivals)), key=arrivals.__getitem__)
+                return web.json_response(
+                    {"arrivals": [arrivals[i] for i in order], "kinds": [kinds[i] for i in order]}
+                )
+            elif request.path == SUMMARY_PATH:
+                return web.json_response(summary())
+            response: web.StreamResponse = await handler(request)
+            return response
+        finally:
+            if isinstance(protocol, _TimedHandler):
+                protocol.read_at = None  # the connection's next request comes after the answer
 
     app = make_app(cce)
     app.middlewares.append(timed)
+    # The server's connections note when each request's first bytes are read (this process
+    # only): aiohttp runs the handler a turn or more of the event loop later, a delay that
+    # differs from call to call while the loop is busy, and timing arrivals in the handler
+    # would bunch calls that arrived spaced out.
+    setattr(web_server, "RequestHandler", _TimedHandler)  # noqa: B010 (not exported)
     # No garbage collection pauses in the simulator: a pause would hold arriving calls
     # back and then note them all at once, bunching arrivals that the client spaced out.
     # (The process lives for one run; its reference cycles are few.)
