@@ -135,8 +135,6 @@ class AdaptiveLimiter:
         # the wire yet count as started (``_granted``).
         self._starts: collections.deque[float] = collections.deque()
         self._granted = 0
-        #: The driver's wait while granted calls fill the window; ``on_wire`` ends it.
-        self._room: asyncio.Future[None] | None = None
         self._set_rate(rate)
         self._clock = clock
         self._adaptive = adaptive
@@ -159,8 +157,15 @@ class AdaptiveLimiter:
         self._deadlines: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._driver: asyncio.Task[None] | None = None
-        #: When the driver's current sleep ends (inf while it does not sleep).
+        #: The driver's one wait, for the next slot or the first deadline, whichever comes
+        #: first; ringing it makes the driver look again (``_wake_driver``).
+        self._wake: asyncio.Future[None] | None = None
+        #: When that wait ends by itself (inf while the driver does not wait, or waits for
+        #: room with no deadline to give up).
         self._driver_wakes = float("inf")
+        #: True while granted calls not on the wire yet fill the window: ``on_wire`` then
+        #: makes room (and only then, so that a call going out costs no extra wake-up).
+        self._waits_for_room = False
         self.admitted = 0
         self.throttle_events = 0
 
@@ -233,14 +238,12 @@ class AdaptiveLimiter:
             raise DeadlineExceeded
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, self._place(priority, now, future))
-        timer: asyncio.Future[None] | None = None
         if deadline is not None:
             self._add_deadline(deadline, future)
-            self._wake_room()  # the driver waits for room only until the first deadline
-            if self._driver_wakes != float("inf") and deadline < self._driver_wakes:
-                # The driver sleeps past this deadline: this waiter needs its own timer
-                # (rare: deadlines are mostly far beyond the next slot).
-                timer = asyncio.ensure_future(self._expire_at(deadline))
+            if deadline < self._driver_wakes:
+                # The driver would wait past this deadline (rare: deadlines are mostly far
+                # beyond the next slot): it looks again, and waits until the deadline.
+                self._wake_driver()
         if self._driver is None or self._driver.done():
             self._driver = asyncio.ensure_future(self._drive())
         try:
@@ -249,22 +252,20 @@ class AdaptiveLimiter:
             if future.done() and not future.cancelled() and future.exception() is None:
                 self.on_wire()
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
 
     def on_wire(self) -> None:
         if self._granted <= 0:
             raise RuntimeError("on_wire() for a call that was not admitted")
         self._granted -= 1
         self._starts.append(self._clock.monotonic())
-        self._wake_room()
+        if self._waits_for_room:
+            self._wake_driver()
 
-    def _wake_room(self) -> None:
-        """End the driver's wait for room in the window (if it waits), so that it looks
-        again: a call went out, the window grew, or a waiter's deadline came in."""
-        if self._room is not None:
-            ring(self._room)
+    def _wake_driver(self) -> None:
+        """End the driver's wait (if it waits), so that it looks again: a call went out of a
+        full window, the window grew, or a waiter's deadline comes before the wait's end."""
+        if self._wake is not None:
+            ring(self._wake)
 
     def _add_deadline(self, deadline: float, future: asyncio.Future[None]) -> None:
         self._compact()
@@ -277,10 +278,6 @@ class AdaptiveLimiter:
         if len(deadlines) > 2 * len(self._waiters) + 64:
             deadlines[:] = [entry for entry in deadlines if not entry[2].done()]
             heapq.heapify(deadlines)
-
-    async def _expire_at(self, deadline: float) -> None:
-        await self._clock.sleep(deadline - self._clock.monotonic())
-        self._expire(self._clock.monotonic())
 
     def _expire(self, now: float) -> None:
         """Give up every wait whose deadline has come (it uses no slot)."""
@@ -309,26 +306,11 @@ class AdaptiveLimiter:
                 continue
             start = self._start_time(early)
             early = 0.0
-            if start == float("inf"):
-                # The window is full of granted calls not on the wire yet (an IAM token
-                # being fetched for them, say): ``_wake_room`` or the first deadline wakes.
-                if self._deadlines:
-                    self._room = self._clock.timer(self._deadlines[0][0] - now)
-                else:
-                    self._room = asyncio.get_running_loop().create_future()
-                try:
-                    await self._room
-                finally:
-                    self._room.cancel()
-                    self._room = None
-                continue
             if now < start:
-                wake = min(start, self._deadlines[0][0]) if self._deadlines else start
-                self._driver_wakes = wake
-                try:
-                    await self._clock.sleep(wake - now)
-                finally:
-                    self._driver_wakes = float("inf")
+                # Until the next slot, or the first deadline. No slot (``inf``): granted
+                # calls not on the wire yet fill the window (an IAM token being fetched for
+                # them, say), and the wait lasts until one goes out or a deadline comes.
+                await self._wait(min(start, self._deadlines[0][0]) if self._deadlines else start)
                 continue  # a pause, a deadline or a new best waiter may have come meanwhile
             *_, future = heapq.heappop(self._waiters)
             self._grant(now, catch_up=True)
@@ -341,6 +323,22 @@ class AdaptiveLimiter:
                 # call starts first. Otherwise the driver's sleep until the next slot
                 # yields anyway, and an extra turn of the event loop per call is saved.
                 await asyncio.sleep(0)
+
+    async def _wait(self, until: float) -> None:
+        """The driver's wait until ``until`` (``inf``: until woken), or until woken."""
+        if until == float("inf"):
+            self._wake = asyncio.get_running_loop().create_future()
+        else:
+            self._wake = self._clock.timer(until - self._clock.monotonic())
+        self._driver_wakes = until
+        self._waits_for_room = self._granted >= self._window_calls
+        try:
+            await self._wake
+        finally:
+            self._wake.cancel()
+            self._wake = None
+            self._driver_wakes = float("inf")
+            self._waits_for_room = False
 
     def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
         """Pause the endpoint and, once per congestion event, cut its rate.
@@ -373,7 +371,8 @@ class AdaptiveLimiter:
         self._recent.append(False)
         if self._rate < self._configured:
             self._set_rate(min(self._configured, self._rate * (1.0 + RECOVERY_STEP)))
-            self._wake_room()  # a faster rate's window holds more calls
+            if self._waits_for_room:
+                self._wake_driver()  # a faster rate's window holds more calls
 
     def __repr__(self) -> str:
         return f"AdaptiveLimiter(rate={self._rate:g}/s of {self._configured:g}/s)"

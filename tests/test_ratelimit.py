@@ -86,6 +86,39 @@ async def test_a_deadline_before_the_drivers_wake_up_still_ends_the_wait_on_time
     assert limiter.admitted == 2
 
 
+async def test_many_deadlines_before_the_drivers_wake_up_need_no_timer_each() -> None:
+    """During a 60 s pause, with the driver asleep until its end, 50 calls arrive with
+    deadlines from 2 to 51 s: each gives up at its own deadline, and the driver, told of
+    each, waits for the next: no waiter has a timer task of its own."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(1.0, clock)
+    await limiter.acquire()
+    limiter.throttled(60.0)
+    gave_up: list[tuple[int, float]] = []
+    tasks: list[int] = []
+
+    async def patient() -> None:
+        await limiter.acquire(Priority.POLL)  # the driver sleeps until the pause ends
+
+    async def impatient(n: int) -> None:
+        await clock.sleep(0.5)
+        with pytest.raises(DeadlineExceeded):
+            await limiter.acquire(Priority.CREATE, deadline=2.0 + (n * 7) % 50)
+        gave_up.append((n, clock.monotonic()))
+
+    async def count_tasks() -> None:
+        await clock.sleep(1.0)
+        tasks.append(len(asyncio.all_tasks()))
+
+    callers = [patient(), *(impatient(n) for n in range(50)), count_tasks()]
+    await clock.run(asyncio.gather(*callers))
+    assert sorted(at for _, at in gave_up) == [float(s) for s in range(2, 52)]
+    assert all(at == 2.0 + (n * 7) % 50 for n, at in gave_up)
+    # The 52 callers, the limiter's driver and the test itself.
+    assert tasks == [54]
+    assert limiter.admitted == 2
+
+
 async def test_admitted_waits_do_not_pile_up_deadlines() -> None:
     """A poll with an early deadline waits behind 5,000 creates with later ones: the
     creates' deadlines, left behind as they are admitted, are dropped as the heap grows,
