@@ -38,9 +38,9 @@ next. A high ``--rate`` (``100000``) measures every tool unpaced, bound by CPU i
 The simulator (``serve``) is the project's fake CCE (``FakeCce`` served by
 ``batchcreate.simulator.server.make_app``) with jobs of ``--job-duration`` (0.5 s, ±30 %), and a
 middleware that notes each call's arrival time (``/_bench/calls``): when the server read
-the request's first bytes from its socket, not when aiohttp got round to its handler. (``FakeCce`` indexes
-its clusters by name and by project, so that a 100,000-cluster run measures the client,
-not the server's lookups.)
+the request's first bytes from its socket, not when aiohttp got round to its handler.
+(``FakeCce`` indexes its clusters by name and by project, so that a 100,000-cluster run
+measures the client, not the server's lookups.)
 
 Figures, per tool and size
 --------------------------
@@ -140,6 +140,9 @@ TOOLS = ("batchcreate", "sdk pool", "bare aiohttp")
 
 #: The targets of the performance issue, printed beside the figures (never asserted).
 TARGET_RATE_SHARE = 0.97
+#: A run whose busiest second of calls sent stays under this share of the limit was bound by
+#: the client's CPU, not by the limit: the rate target does not apply to it.
+RATE_BOUND_SHARE = 0.9
 TARGET_CALL_CPU_VS_BARE = 1.5
 TARGET_SDK_VS_BATCHCREATE = 5.0
 TARGET_HUGE_RSS_MB = 500.0
@@ -589,6 +592,12 @@ class Row:
     sent_peak: int | None = None
 
     @property
+    def rate_bound(self) -> bool:
+        """Whether the limit held the tool back: batchcreate sent close to the limit's worth
+        in some second (unknown for the others: assumed)."""
+        return self.sent_peak is None or self.sent_peak >= RATE_BOUND_SHARE * self.limit
+
+    @property
     def calls_per_cluster(self) -> float:
         return self.calls / self.clusters
 
@@ -827,7 +836,13 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
     by = {r.tool: r for r in rows}
     bc, sdk, bare = by.get("batchcreate"), by.get("sdk pool"), by.get("bare aiohttp")
     lines = []
-    if bc is not None:
+    if bc is not None and not bc.rate_bound:
+        lines.append(
+            f"  batchcreate calls/s: {bc.rate:,.0f} ({bc.share:.1%} of the limit of "
+            f"{bc.limit:g}), at most {bc.sent_peak} sent in any second: bound by CPU, not by "
+            f"the limit (the rate target applies to runs the limit holds back)"
+        )
+    elif bc is not None:
         ok = bc.share >= TARGET_RATE_SHARE and bc.peak_window <= bc.limit
         ten = "" if bc.peak_10s is None else f", {bc.peak_10s:g}/s in 10 s"
         sent = "" if bc.sent_peak is None else f" ({bc.sent_peak} sent)"
@@ -920,8 +935,8 @@ def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
             f"calls/s {_spread([r.rate for r in rows], '{:.1f}')}, "
             f"peak 1 s {max(r.peak_window for r in rows)} at most"
         )
-    if all("batchcreate" in b for b in by):
-        bcs = [b["batchcreate"] for b in by]
+    bcs = [b["batchcreate"] for b in by if "batchcreate" in b and b["batchcreate"].rate_bound]
+    if bcs:
         shares = [r.share for r in bcs]
         sent = [r.sent_peak for r in bcs if r.sent_peak is not None]
         sent_text = f", {max(sent)} sent" if sent else ""
@@ -930,6 +945,7 @@ def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
             f"  batchcreate calls/s: {_spread(shares, '{:.1%}')} of the limit, busiest second "
             f"{max(r.peak_window for r in bcs)} at most{sent_text}   target ≥ "
             f"{TARGET_RATE_SHARE:.0%} and never above: met in {met} of {len(bcs)} rounds"
+            + (f" (and {len(by) - len(bcs)} bound by CPU)" if len(bcs) < len(by) else "")
         )
     if all("batchcreate" in b and "bare aiohttp" in b for b in by):
         lines.append(

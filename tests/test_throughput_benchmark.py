@@ -169,6 +169,20 @@ def test_the_rate_line_tells_calls_sent_from_calls_timed_at_the_simulator() -> N
     assert over[0].endswith("MISSES")
 
 
+def test_the_rate_target_is_left_out_of_runs_bound_by_cpu_rather_than_by_the_limit() -> None:
+    """Unpaced (a limit of 100,000/s), batchcreate sent at most 1,010 calls in a second:
+    its CPU, not the limit, set its pace, so the rate target is not judged."""
+    cpu_bound = _row("batchcreate", limit=100_000.0, rate=2_900.0, sent_peak=1010)
+    (line,) = ratio_lines([cpu_bound])
+    assert "at most 1010 sent in any second: bound by CPU, not by the limit" in line
+    assert "meets" not in line
+    assert "MISSES" not in line
+    held = _row("batchcreate", sent_peak=100, rate=99.0)
+    summary = "\n".join(rounds_lines([[cpu_bound], [held], [held]]))
+    assert "never above: met in 2 of 2 rounds (and 1 bound by CPU)" in summary
+    assert "never above" not in "\n".join(rounds_lines([[cpu_bound]]))
+
+
 def test_rate_figures_count_the_busy_span_and_the_busiest_second() -> None:
     """Up to the last create, 4 calls in 0.3 s: 10/s; the busiest second holds 4 calls."""
     arrivals = [0.0, 0.1, 0.2, 0.3, 5.0, 5.5]
