@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -15,6 +16,7 @@ from rich.console import Console
 from structlog.typing import EventDict, WrappedLogger
 
 from batchcreate.redact import Redactor
+from batchcreate.utc import utc_text
 
 #: Masks every secret the run learns (tokens, SKs, passwords) in every log event. Secrets
 #: are added as credentials are resolved and tokens fetched; shapes (``Signature=``,
@@ -24,13 +26,24 @@ REDACTOR = Redactor()
 LEVELS = ("debug", "info", "warning", "error")
 
 
+#: How long a line written to a file or a pipe may wait in its buffer while the event loop
+#: runs. A flush per line is a system call per line: at 10,000 clusters, 2-3% of the run's
+#: CPU. A terminal gets every line at once.
+FLUSH_DELAY = 0.1
+
+
 class _Destination:
     """Where log lines go: the real stream, or a live console's print while one is drawn,
-    so that logs and the progress view never tear each other."""
+    so that logs and the progress view never tear each other. Lines for a file or a pipe
+    are flushed ``FLUSH_DELAY`` after the first unflushed one while an event loop runs, and
+    at once otherwise (``flush_logs`` flushes them now)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, eager: bool) -> None:
         self.stream = stream
         self.console: Console | None = None
+        self._eager = eager
+        #: The event loop in which a flush is scheduled (None: nothing waits to be flushed).
+        self._due_in: asyncio.AbstractEventLoop | None = None
 
     def write(self, text: str) -> int:
         if self.console is not None:
@@ -40,36 +53,50 @@ class _Destination:
         return len(text)
 
     def flush(self) -> None:
-        if self.console is None:
-            self.stream.flush()
+        if self.console is not None:
+            return
+        if not self._eager:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass  # no event loop to flush later: now
+            else:
+                if self._due_in is not loop:  # (a flush due in a loop since closed is lost)
+                    self._due_in = loop
+                    loop.call_later(FLUSH_DELAY, self.flush_now)
+                return
+        self.flush_now()
+
+    def flush_now(self) -> None:
+        self._due_in = None
+        self.stream.flush()
 
 
 _destination: _Destination | None = None
 
 # A large batch logs two events per cluster. The two processors below do what structlog's
 # TimeStamper(fmt="iso", utc=True) and JSONRenderer do, with the same output (but that the
-# microseconds are always shown, even when they are 0), and faster:
-# they format each second once, and keep one encoder instead of building one per event
+# microseconds are always shown, even when they are 0), and faster: they format each
+# second once (``utc_text``), and keep one encoder instead of building one per event
 # (measured: 1.8 us instead of 4.9 per timestamp, 8.0 us instead of 10.6 per rendering).
-_second: list[tuple[int, str]] = [(-1, "")]
 _ENCODER = json.JSONEncoder(default=repr)
 
 
 def _stamp_utc(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     """Add ``timestamp``: ISO 8601 in UTC, to the microsecond (``...T02:35:17.765878Z``)."""
-    now = time.time()
-    whole = int(now)
-    second, text = _second[0]
-    if second != whole:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        _second[0] = (whole, text)
-    event_dict["timestamp"] = f"{text}.{int((now - whole) * 1e6):06d}Z"
+    event_dict["timestamp"] = utc_text(time.time(), 6)
     return event_dict
 
 
 def _render_json(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
     """The event as one JSON object; what JSON cannot show, as its ``repr``."""
     return _ENCODER.encode(event_dict)
+
+
+def flush_logs() -> None:
+    """Write out every log line still in a buffer (before the process exits, say)."""
+    if _destination is not None:
+        _destination.flush_now()
 
 
 @contextlib.contextmanager
@@ -102,7 +129,7 @@ def configure_logging(
     out: TextIO = open(file, "a", encoding="utf-8") if file else (stream or sys.stderr)  # noqa: SIM115 - lives as long as the process logs
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
-    _destination = _Destination(out)
+    _destination = _Destination(out, eager=out.isatty())
     renderer: structlog.typing.Processor = (
         _render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )

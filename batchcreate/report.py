@@ -7,7 +7,6 @@ versioning: within a major version, fields are only added.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from batchcreate.utc import utc_text
 
 SCHEMA_VERSION = "1.1.0"
 
@@ -193,10 +194,7 @@ def unsuccessful(clusters: Sequence[ClusterResult]) -> Iterator[ClusterResult]:
 
 def iso_utc(epoch: float | None) -> str | None:
     """Epoch seconds as an RFC 3339 UTC timestamp with milliseconds."""
-    if epoch is None:
-        return None
-    moment = dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if epoch is None else utc_text(epoch, 3)
 
 
 def write_atomically(path: Path, text: str | Iterable[str], end: str = "") -> None:
