@@ -27,7 +27,7 @@ from batchcreate.client import CceClient
 from batchcreate.clock import Clock, SystemClock
 from batchcreate.credentials import FoundCredentials
 from batchcreate.lock import run_lock
-from batchcreate.logs import REDACTOR, flush_logs
+from batchcreate.logs import REDACTOR
 from batchcreate.plan import BatchPlan
 from batchcreate.preview import ProjectPreview, live_preview
 from batchcreate.progress import ProgressView, shown
@@ -302,7 +302,6 @@ def _install_stop_signals(run: BatchRun) -> Callable[[], None]:
         name = signal.Signals(signum).name
         if run.stop_code is not None:
             if signum == signal.SIGINT:
-                flush_logs()  # exiting at once skips the buffers' flushing
                 os._exit(128 + signum)
             return
         run.stop(f"stopped by {name}", 128 + signum)

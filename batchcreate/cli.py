@@ -39,7 +39,7 @@ from batchcreate.durations import parse_duration
 from batchcreate.errors import BatchcreateError, CredentialsError, ManifestError, Problem
 from batchcreate.junit import render_junit, write_junit
 from batchcreate.lock import LockedError
-from batchcreate.logs import LEVELS, configure_logging, flush_logs
+from batchcreate.logs import LEVELS, configure_logging
 from batchcreate.manifest import load_manifest
 from batchcreate.merge import ReportError, load_report, merge_reports
 from batchcreate.metrics import DURATION_BUCKETS, write_run_metrics
@@ -700,8 +700,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stopped by SIGINT", file=sys.stderr)
         return EXIT_SIGINT
-    finally:
-        flush_logs()
 
 
 def _main(argv: Sequence[str] | None) -> int:

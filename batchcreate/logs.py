@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -26,24 +25,13 @@ REDACTOR = Redactor()
 LEVELS = ("debug", "info", "warning", "error")
 
 
-#: How long a line written to a file or a pipe may wait in its buffer while the event loop
-#: runs. A flush per line is a system call per line: at 10,000 clusters, 2-3% of the run's
-#: CPU. A terminal gets every line at once.
-FLUSH_DELAY = 0.1
-
-
 class _Destination:
     """Where log lines go: the real stream, or a live console's print while one is drawn,
-    so that logs and the progress view never tear each other. Lines for a file or a pipe
-    are flushed ``FLUSH_DELAY`` after the first unflushed one while an event loop runs, and
-    at once otherwise (``flush_logs`` flushes them now)."""
+    so that logs and the progress view never tear each other."""
 
-    def __init__(self, stream: TextIO, *, eager: bool) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.console: Console | None = None
-        self._eager = eager
-        #: The event loop in which a flush is scheduled (None: nothing waits to be flushed).
-        self._due_in: asyncio.AbstractEventLoop | None = None
 
     def write(self, text: str) -> int:
         if self.console is not None:
@@ -53,23 +41,8 @@ class _Destination:
         return len(text)
 
     def flush(self) -> None:
-        if self.console is not None:
-            return
-        if not self._eager:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                pass  # no event loop to flush later: now
-            else:
-                if self._due_in is not loop:  # (a flush due in a loop since closed is lost)
-                    self._due_in = loop
-                    loop.call_later(FLUSH_DELAY, self.flush_now)
-                return
-        self.flush_now()
-
-    def flush_now(self) -> None:
-        self._due_in = None
-        self.stream.flush()
+        if self.console is None:
+            self.stream.flush()
 
 
 _destination: _Destination | None = None
@@ -91,12 +64,6 @@ def _stamp_utc(logger: WrappedLogger, method_name: str, event_dict: EventDict) -
 def _render_json(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
     """The event as one JSON object; what JSON cannot show, as its ``repr``."""
     return _ENCODER.encode(event_dict)
-
-
-def flush_logs() -> None:
-    """Write out every log line still in a buffer (before the process exits, say)."""
-    if _destination is not None:
-        _destination.flush_now()
 
 
 @contextlib.contextmanager
@@ -129,7 +96,7 @@ def configure_logging(
     out: TextIO = open(file, "a", encoding="utf-8") if file else (stream or sys.stderr)  # noqa: SIM115 - lives as long as the process logs
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
-    _destination = _Destination(out, eager=out.isatty())
+    _destination = _Destination(out)
     renderer: structlog.typing.Processor = (
         _render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -14,7 +13,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import structlog
 import yaml
 from rich.console import Console
@@ -169,36 +167,6 @@ def test_log_lines_under_the_live_view_are_one_line_each() -> None:
     lines = stream.getvalue().split("\n")
     assert [json.loads(line)["event"] for line in lines[:-1]] == ["one", "two", "three"]
     assert lines[-1] == ""
-
-
-async def test_log_lines_to_a_file_are_flushed_in_batches_while_the_loop_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Within a running event loop, lines for a file wait in its buffer until the flush
-    due ``FLUSH_DELAY`` after the first of them: one system call for many lines; outside a
-    loop, and through ``flush_logs``, they are written at once."""
-    path = tmp_path / "run.log"
-    monkeypatch.setattr(logs, "FLUSH_DELAY", 0.0)  # due on the loop's next turn
-    logs.configure_logging("info", "json", file=str(path))
-    log = structlog.get_logger()
-    try:
-        log.info("one")
-        log.info("two")
-        assert _events(path) == []  # buffered until the loop runs the flush
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        assert _events(path) == ["one", "two"]
-        log.info("three")
-        logs.flush_logs()
-        assert _events(path) == ["one", "two", "three"]
-        await asyncio.to_thread(log.info, "four")  # a thread runs no loop: at once
-        assert _events(path) == ["one", "two", "three", "four"]
-    finally:
-        logs.configure_logging("info", "json", stream=io.StringIO())
-
-
-def _events(path: Path) -> list[str]:
-    return [json.loads(line)["event"] for line in path.read_text().splitlines()]
 
 
 def test_json_log_lines_carry_level_utc_time_and_any_value() -> None:
