@@ -10,14 +10,18 @@ from __future__ import annotations
 import math
 import time
 
-#: The whole second last formatted, and its text (``2026-11-29T06:00:00``).
-_second: list[tuple[int, str]] = [(-1, "")]
+#: The whole second last formatted, and its text (``2026-11-29T06:00:00``); none at first.
+_second: list[tuple[int | None, str]] = [(None, "")]
+#: Digits of the fraction: milliseconds or microseconds.
+DIGITS = (3, 6)
 
 
 def utc_text(epoch: float, digits: int = 3) -> str:
     """``epoch`` seconds as ``YYYY-MM-DDTHH:MM:SS.fffZ``: ``digits`` of the fraction (3 for
     milliseconds, 6 for microseconds), cut off as ``datetime.isoformat`` cuts them, from the
     instant rounded to the microsecond."""
+    if digits not in DIGITS:
+        raise ValueError(f"digits must be 3 or 6, got {digits}")
     whole = math.floor(epoch)
     micros = round((epoch - whole) * 1_000_000)
     if micros >= 1_000_000:  # rounded up into the next second

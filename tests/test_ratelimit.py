@@ -119,6 +119,34 @@ async def test_many_deadlines_before_the_drivers_wake_up_need_no_timer_each() ->
     assert limiter.admitted == 2
 
 
+@pytest.mark.parametrize("arrive", ["queued at once", "one by one"])
+async def test_the_driver_waits_once_per_slot_in_the_steady_state(arrive: str) -> None:
+    """200 calls at 10/s, going on the wire as they are admitted, with distant deadlines:
+    the driver waits once per slot at most. A call going out, or a waiter arriving with a deadline
+    after the driver's wake-up, does not wake it early (which would double the wake-ups)."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(10.0, clock)
+    waits: list[float] = []
+    wait = limiter._wait
+
+    async def counting(until: float) -> None:
+        waits.append(until)
+        await wait(until)
+
+    limiter._wait = counting  # type: ignore[method-assign]
+
+    async def call(n: int) -> None:
+        if arrive == "one by one":
+            # Twice as fast as the rate, so a queue grows, and each arrives while the
+            # driver waits for the next slot.
+            await clock.sleep(n * 0.05 + 0.025)
+        await limiter.acquire(Priority.CREATE, deadline=clock.monotonic() + 10_000.0)
+
+    await clock.run(asyncio.gather(*(call(n) for n in range(200))))
+    assert limiter.admitted == 200
+    assert len(waits) <= 200
+
+
 async def test_admitted_waits_do_not_pile_up_deadlines() -> None:
     """A poll with an early deadline waits behind 5,000 creates with later ones: the
     creates' deadlines, left behind as they are admitted, are dropped as the heap grows,

@@ -14,6 +14,7 @@ from batchcreate.manifest import load_manifest
 from benchmarks.manifests import fleet_manifest, split, write_manifest
 from benchmarks.throughput import (
     Row,
+    _busy_cpu,
     build_parser,
     busy_rate,
     call_kind,
@@ -79,6 +80,8 @@ def test_throughput_script_runs_every_tool_against_the_simulator() -> None:
     # batchcreate's limiters were told of the calls going out: the 20 creates at 300/s
     # went within one second.
     assert 20 <= rows["batchcreate"]["sent_peak"] <= rows["batchcreate"]["calls"]
+    # Its CPU while the creates went out, from the same marks (a share of one core).
+    assert 0 < rows["batchcreate"]["busy_cpu"] <= 1.5
 
 
 def test_idle_script_measures_a_window_and_stops_the_run() -> None:
@@ -121,29 +124,29 @@ def test_repeated_rounds_judge_each_target_on_the_median_of_ratios_paired_per_ro
     rounds = [
         # batchcreate ms per call ÷ bare's: 1.2/1.0, 1.4/0.8, 0.9/0.75 = 1.20, 1.75, 1.20.
         [
-            _row("batchcreate", clusters=100, calls=100, work_cpu=0.12),
+            _row("batchcreate", clusters=200, work_cpu=0.24),
             _row("sdk pool", work_cpu=0.5),
             _row("bare aiohttp", work_cpu=0.2),
         ],
         [
-            _row("batchcreate", clusters=100, calls=100, work_cpu=0.14, peak_window=101),
+            _row("batchcreate", clusters=200, work_cpu=0.28, peak_window=101),
             _row("sdk pool", work_cpu=0.56),
             _row("bare aiohttp", work_cpu=0.16),
         ],
         [
-            _row("batchcreate", clusters=100, calls=100, work_cpu=0.09, rate=96.0),
+            _row("batchcreate", clusters=200, work_cpu=0.18, rate=96.0),
             _row("sdk pool", work_cpu=0.54),
             _row("bare aiohttp", work_cpu=0.15),
         ],
     ]
     text = "\n".join(rounds_lines(rounds))
     assert (
-        "CPU per call, batchcreate ÷ bare aiohttp: median 1.20x (rounds: 1.20, 1.75, 1.20)"
+        "CPU per call, batchcreate ÷ bare aiohttp: median 1.200x (rounds: 1.200, 1.750, 1.200)"
         "   target ≤ 1.5x: meets, met in 2 of 3 rounds"
     ) in text
     # The SDK pool's ms per cluster ÷ batchcreate's: 5/1.2, 5.6/1.4, 5.4/0.9 = 4.17, 4, 6.
     assert (
-        "CPU per cluster, sdk pool ÷ batchcreate: median 4.17x (rounds: 4.17, 4.00, 6.00)"
+        "CPU per cluster, sdk pool ÷ batchcreate: median 4.167x (rounds: 4.167, 4.000, 6.000)"
         "   target ≥ 5x: MISSES, met in 1 of 3 rounds"
     ) in text
     # Round 2 went above the limit and round 3 under 97% of it.
@@ -169,18 +172,39 @@ def test_the_rate_line_tells_calls_sent_from_calls_timed_at_the_simulator() -> N
     assert over[0].endswith("MISSES")
 
 
-def test_the_rate_target_is_left_out_of_runs_bound_by_cpu_rather_than_by_the_limit() -> None:
-    """Unpaced (a limit of 100,000/s), batchcreate sent at most 1,010 calls in a second:
-    its CPU, not the limit, set its pace, so the rate target is not judged."""
-    cpu_bound = _row("batchcreate", limit=100_000.0, rate=2_900.0, sent_peak=1010)
+def test_the_rate_target_is_judged_on_runs_the_limit_held_back_long_enough() -> None:
+    """A run whose client was busy nearly a whole core while creates queued was bound by its
+    CPU, and a run of under 2 s' worth of calls at the limit is too short: neither is
+    judged. A run that is merely slow, its client mostly idle, is judged, and misses."""
+    cpu_bound = _row(
+        "batchcreate", calls=20_000, tool_calls=20_000, limit=5e3, rate=2_900.0, busy_cpu=0.97
+    )
     (line,) = ratio_lines([cpu_bound])
-    assert "at most 1010 sent in any second: bound by CPU, not by the limit" in line
-    assert "meets" not in line
-    assert "MISSES" not in line
-    held = _row("batchcreate", sent_peak=100, rate=99.0)
+    assert "bound by its CPU (97% of a core while creates were queued), not by the limit" in line
+    assert line.endswith("the rate target is not judged")
+    short = _row(
+        "batchcreate", calls=1_020, tool_calls=1_020, limit=1_500.0, rate=1_375.0, busy_cpu=0.5
+    )
+    (line,) = ratio_lines([short])
+    assert "too short to judge (1,020 calls, under 2 s' worth at the limit)" in line
+    slow = _row("batchcreate", rate=80.0, busy_cpu=0.4)
+    assert ratio_lines([slow])[0].endswith("never above: MISSES")
+    held = _row("batchcreate", rate=99.0, busy_cpu=0.4)
     summary = "\n".join(rounds_lines([[cpu_bound], [held], [held]]))
-    assert "never above: met in 2 of 2 rounds (and 1 bound by CPU)" in summary
-    assert "never above" not in "\n".join(rounds_lines([[cpu_bound]]))
+    assert "never above: met in 2 of 2 rounds (1 not judged)" in summary
+    assert "never above" not in "\n".join(rounds_lines([[cpu_bound], [short]]))
+
+
+def test_the_clients_cpu_is_read_over_the_busy_span_from_its_marks() -> None:
+    """Marks as calls went out: the CPU spent between the one at the first arrival and the
+    last at or before the last create's arrival, per second between them."""
+    marks = {"sent": [0.99, 1.0, 1.5, 2.0, 2.5, 3.0], "cpu": [0.0, 0.1, 0.2, 0.5, 0.9, 1.0]}
+    arrivals = [1.001, 1.501, 2.001, 2.501, 3.001]
+    kinds = ["list", "create", "create", "create", "job"]
+    # From the mark at 0.99 (within the margin before the first arrival) to the one at 2.5.
+    assert _busy_cpu(marks, arrivals, kinds) == pytest.approx(0.9 / 1.51)
+    assert _busy_cpu(None, arrivals, kinds) is None
+    assert _busy_cpu(marks, arrivals, ["job"] * 5) is None
 
 
 def test_rate_figures_count_the_busy_span_and_the_busiest_second() -> None:
