@@ -614,6 +614,12 @@ class Row:
     busy_cpu: float | None = None
 
     @property
+    def rate_met(self) -> bool:
+        """The rate target: at least its share of the limit, and never above the limit in
+        any second at the simulator."""
+        return self.share >= TARGET_RATE_SHARE and self.peak_window <= self.limit
+
+    @property
     def rate_not_judged(self) -> str | None:
         """Why the rate target does not apply to this run (None: it does). It applies to
         runs the limit held back, for long enough to tell."""
@@ -895,7 +901,7 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
             f"{bc.limit:g}): {bc.rate_not_judged}; the rate target is not judged"
         )
     elif bc is not None:
-        ok = bc.share >= TARGET_RATE_SHARE and bc.peak_window <= bc.limit
+        ok = bc.rate_met
         ten = "" if bc.peak_10s is None else f", {bc.peak_10s:g}/s in 10 s"
         ten += "" if bc.busy_cpu is None else f", client at {bc.busy_cpu:.0%} of a core"
         sent = "" if bc.sent_peak is None else f" ({bc.sent_peak} sent)"
@@ -1000,7 +1006,7 @@ def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
         shares = [r.share for r in bcs]
         sent = [r.sent_peak for r in bcs if r.sent_peak is not None]
         sent_text = f", {max(sent)} sent" if sent else ""
-        met = sum(r.share >= TARGET_RATE_SHARE and r.peak_window <= r.limit for r in bcs)
+        met = sum(r.rate_met for r in bcs)
         lines.append(
             f"  batchcreate calls/s: {_spread(shares, '{:.1%}')} of the limit, busiest second "
             f"{max(r.peak_window for r in bcs)} at most{sent_text}   target ≥ "
@@ -1096,14 +1102,13 @@ def run_benchmark(args: argparse.Namespace, emit: Callable[[str], None]) -> dict
                 # Each round starts with the next tool, so that none always runs first.
                 shift = (round_ - 1) % len(args.tools)
                 order = args.tools[shift:] + args.tools[:shift]
+                of = f", round {round_} of {args.repeat}" if args.repeat > 1 else ""
                 measured = {}
                 for tool in order:
-                    of = f", round {round_} of {args.repeat}" if args.repeat > 1 else ""
                     emit(f"  running {tool} at {size:,} clusters{of} ...")
                     measured[tool] = measure(tool, size, config, workdir, round_=round_)
                 rows = [measured[tool] for tool in args.tools]
                 rounds.append(rows)
-                of = f", round {round_} of {args.repeat}" if args.repeat > 1 else ""
                 emit(f"\n{size:,} clusters, rate limit {config.rate:g}/s{of}")
                 for line in [*render_rows(rows), *ratio_lines(rows)]:
                     emit(line)
