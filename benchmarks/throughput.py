@@ -29,6 +29,9 @@ own (``os.wait4``) and no two runs share a core:
 - **bare aiohttp**: one ``ClientSession``, ``--bare-concurrency`` coroutines (default 1000),
   each taking the next cluster: POST the create, sleep until ``--settle`` after it, GET the
   job (again while it runs); ``json.loads`` on every answer; an ``X-Auth-Token`` header.
+- **bare creates**: the bare loop without its polls, one call per cluster: the creates that
+  no client can do without, and nothing else (not even learning how the jobs end). The SDK
+  pool's CPU per cluster over this one's is the most any aiohttp client could show.
 
 The SDK pool and the bare loop pace their calls with a few lines of code, at the same
 ``--rate`` as batchcreate: sends ``1 / rate`` apart, one at a time, a send up to 2 ms late
@@ -143,7 +146,9 @@ FIRST_CREATE = "first create"
 SUMMARY_PATH = "/_bench/summary"
 TOKEN = "bench-token"
 TERMINAL_JOB_PHASES = frozenset({"Success", "Failed"})
-TOOLS = ("batchcreate", "sdk pool", "bare aiohttp")
+TOOLS = ("batchcreate", "sdk pool", "bare aiohttp", "bare creates")
+#: The tool that makes no polls: the creates alone, the least any client must send.
+CREATES_ONLY = "bare creates"
 
 #: The targets of the performance issue, printed beside the figures (never asserted).
 TARGET_RATE_SHARE = 0.97
@@ -515,8 +520,11 @@ def child_bare(
     rate: float,
     concurrency: int,
     settle: float,
+    *,
+    polls: bool = True,
 ) -> int:
-    """Creates and job polls with aiohttp alone: a session, coroutines, ``json.loads``."""
+    """Creates and job polls with aiohttp alone: a session, coroutines, ``json.loads``.
+    Without ``polls``, the creates alone: what a client cannot do without."""
     import aiohttp
 
     started = time.process_time()
@@ -539,6 +547,9 @@ def child_bare(
             if answer.status != 201:
                 errors[f"create {answer.status}"] += 1
                 return
+        if not polls:
+            phases["Accepted"] += 1
+            return
         job_url = f"{url}/api/v3/projects/{project}/jobs/{data['status']['jobID']}"
         due = time.monotonic() + settle
         while True:
@@ -574,7 +585,7 @@ def child_bare(
             "workCpu": time.process_time() - started,
             "calls": dict(calls),
             "errors": dict(errors),
-            "succeeded": phases.get("Success", 0),
+            "succeeded": phases.get("Success" if polls else "Accepted", 0),
         },
     )
     return 0
@@ -725,7 +736,9 @@ def measure(tool: str, clusters: int, config: Config, workdir: Path, *, round_: 
         result = json.loads(out.read_text())
         timing = sim.get(CALLS_PATH)
         (workdir / f"{stem}-calls.json").write_text(json.dumps(timing), encoding="utf-8")
-        state = sim.get(SUMMARY_PATH)
+        state = (
+            _settled(sim, config.job_duration) if tool == CREATES_ONLY else sim.get(SUMMARY_PATH)
+        )
     assert sim.usage is not None
     arrivals, kinds = timing["arrivals"], timing["kinds"]
     if state["untimedArrivals"]:
@@ -766,6 +779,17 @@ def measure(tool: str, clusters: int, config: Config, workdir: Path, *, round_: 
     )
 
 
+def _settled(sim: Simulator, job_duration: float) -> dict[str, Any]:
+    """The simulator's summary once no job runs: a tool that makes no polls exits while its
+    last jobs still run (they end within ``job_duration`` and its spread, well within 10 s)."""
+    deadline = time.monotonic() + 2 * job_duration + 10
+    while True:
+        state: dict[str, Any] = sim.get(SUMMARY_PATH)
+        if not state["phases"].get("Creating") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)  # the parent's wait, outside any measured process
+
+
 def _busy_cpu(
     marks: Mapping[str, list[float]] | None, arrivals: Sequence[float], kinds: Sequence[str]
 ) -> float | None:
@@ -791,9 +815,10 @@ def tool_argv(
     shared = [url, str(clusters), str(config.per_project), f"{config.rate:g}"]
     if tool == "sdk pool":
         return [*me, "child-sdk", str(out), *shared, str(config.sdk_workers), f"{config.settle:g}"]
-    if tool == "bare aiohttp":
+    if tool in ("bare aiohttp", CREATES_ONLY):
         extra = [str(config.bare_concurrency), f"{config.settle:g}"]
-        return [*me, "child-bare", str(out), *shared, *extra]
+        child = "child-bare" if tool == "bare aiohttp" else "child-bare-creates"
+        return [*me, child, str(out), *shared, *extra]
     manifest = fleet_manifest(
         clusters,
         projects_for(clusters, config.per_project),
@@ -894,6 +919,7 @@ def _ratio_line(
 def ratio_lines(rows: Sequence[Row]) -> list[str]:
     by = {r.tool: r for r in rows}
     bc, sdk, bare = by.get("batchcreate"), by.get("sdk pool"), by.get("bare aiohttp")
+    floor = by.get(CREATES_ONLY)
     lines = []
     if bc is not None and bc.rate_not_judged is not None:
         lines.append(
@@ -913,7 +939,7 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
         if not ok and bc.sent_peak is not None and bc.peak_window > bc.limit >= bc.sent_peak:
             lines.append(
                 f"    sent: at most {bc.sent_peak} in any second; the simulator timed "
-                f"their arrivals late by different amounts (its process waiting for a core)"
+                f"their arrivals late by different amounts (its loop busy, or waiting for a core)"
             )
     if bc is not None and bare is not None:
         lines.append(
@@ -924,6 +950,13 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
                 at_most=TARGET_CALL_CPU_VS_BARE,
             )
         )
+        # Per call, a client that spends fewer calls per cluster spreads the same work
+        # over fewer of them: per cluster tells the two apart.
+        lines.append(
+            f"    per cluster: {bc.cpu_ms_per_cluster:.3f} / {bare.cpu_ms_per_cluster:.3f} = "
+            f"{bc.cpu_ms_per_cluster / bare.cpu_ms_per_cluster:.3f}x, with "
+            f"{bc.calls_per_cluster:.2f} calls per cluster against {bare.calls_per_cluster:.2f}"
+        )
     if bc is not None and sdk is not None:
         lines.append(
             _ratio_line(
@@ -933,7 +966,15 @@ def ratio_lines(rows: Sequence[Row]) -> list[str]:
                 at_least=TARGET_SDK_VS_BATCHCREATE,
             )
         )
-        if bare is not None:
+        if floor is not None:
+            # A client must send the creates at least: the SDK pool's CPU over that of the
+            # creates alone is the most any aiohttp client could show.
+            lines.append(
+                f"    the creates alone ({CREATES_ONLY}) would show "
+                f"{sdk.cpu_ms_per_cluster:.3f} / {floor.cpu_ms_per_cluster:.3f} = "
+                f"{sdk.cpu_ms_per_cluster / floor.cpu_ms_per_cluster:.2f}x"
+            )
+        elif bare is not None:
             # A reference point: a client needs a create per cluster at least, and the bare
             # loop's calls are about as cheap as paced calls get.
             lines.append(
@@ -981,6 +1022,12 @@ def _paired_line(
     )
 
 
+def _reference_line(label: str, ratios: Sequence[float]) -> str:
+    """A ratio over the rounds that is no target, printed under one: median and rounds."""
+    each = ", ".join(f"{r:.3f}" for r in ratios)
+    return f"    {label}: median {statistics.median(ratios):.3f}x (rounds: {each})"
+
+
 def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
     """The targets over repeated rounds at one size: medians of the ratios paired within
     each round, and how often each target was met."""
@@ -1021,6 +1068,15 @@ def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
                 at_most=TARGET_CALL_CPU_VS_BARE,
             )
         )
+        lines.append(
+            _reference_line(
+                "per cluster",
+                [
+                    b["batchcreate"].cpu_ms_per_cluster / b["bare aiohttp"].cpu_ms_per_cluster
+                    for b in by
+                ],
+            )
+        )
     if all("batchcreate" in b and "sdk pool" in b for b in by):
         lines.append(
             _paired_line(
@@ -1030,6 +1086,13 @@ def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
                     for b in by
                 ],
                 at_least=TARGET_SDK_VS_BATCHCREATE,
+            )
+        )
+    if all("sdk pool" in b and CREATES_ONLY in b for b in by):
+        lines.append(
+            _reference_line(
+                f"the creates alone ({CREATES_ONLY})",
+                [b["sdk pool"].cpu_ms_per_cluster / b[CREATES_ONLY].cpu_ms_per_cluster for b in by],
             )
         )
     return lines
@@ -1072,7 +1135,12 @@ def _positive(text: str) -> int:
 
 
 def _tools(text: str) -> list[str]:
-    names = {"batchcreate": "batchcreate", "sdk": "sdk pool", "bare": "bare aiohttp"}
+    names = {
+        "batchcreate": "batchcreate",
+        "sdk": "sdk pool",
+        "bare": "bare aiohttp",
+        "creates": CREATES_ONLY,
+    }
     picked = [names.get(t.strip()) for t in text.split(",")]
     if None in picked:
         raise argparse.ArgumentTypeError(f"tools are {', '.join(names)}, got {text!r}")
@@ -1144,7 +1212,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--sizes", type=_sizes, default=list(DEFAULT_SIZES), help="1000,10000")
-    parser.add_argument("--tools", type=_tools, default=list(TOOLS), help="batchcreate,sdk,bare")
+    parser.add_argument(
+        "--tools", type=_tools, default=list(TOOLS), help="batchcreate,sdk,bare,creates"
+    )
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="calls/s (300)")
     parser.add_argument("--per-project", type=int, default=DEFAULT_PER_PROJECT, metavar="N")
     parser.add_argument("--job-duration", type=float, default=DEFAULT_JOB_DURATION, metavar="S")
@@ -1182,12 +1252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if argv and argv[0] == "child-batchcreate":
         return child_batchcreate(argv[1], argv[2:])
-    if argv and argv[0] in ("child-sdk", "child-bare"):
+    if argv and argv[0] in ("child-sdk", "child-bare", "child-bare-creates"):
         out, url, clusters, per_project, rate, width, settle = argv[1:8]
-        child = child_sdk if argv[0] == "child-sdk" else child_bare
-        return child(
-            out, url, int(clusters), int(per_project), float(rate), int(width), float(settle)
-        )
+        figures = (out, url, int(clusters), int(per_project), float(rate), int(width))
+        if argv[0] == "child-sdk":
+            return child_sdk(*figures, float(settle))
+        return child_bare(*figures, float(settle), polls=argv[0] == "child-bare")
     args = build_parser().parse_args(argv)
     if args.quick:
         args.sizes = [50]

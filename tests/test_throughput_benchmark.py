@@ -63,7 +63,7 @@ def test_throughput_script_runs_every_tool_against_the_simulator() -> None:
     document = _script("benchmarks/throughput.py", "--sizes", "20", "--json")
     (size,) = document["sizes"]
     rows = {r["tool"]: r for r in size["rows"]}
-    assert set(rows) == {"batchcreate", "sdk pool", "bare aiohttp"}
+    assert set(rows) == {"batchcreate", "sdk pool", "bare aiohttp", "bare creates"}
     for row in rows.values():
         assert (row["clusters"], row["available"], row["duplicates"]) == (20, 20, 0)
         assert row["calls_by_kind"]["create"] == 20
@@ -77,6 +77,8 @@ def test_throughput_script_runs_every_tool_against_the_simulator() -> None:
     for tool in ("sdk pool", "bare aiohttp"):
         assert rows[tool]["calls_by_kind"] == {"create": 20, "job": 20}
         assert rows[tool]["sent_peak"] is None
+    # The creates alone: one call per cluster, and every job seen to its end all the same.
+    assert rows["bare creates"]["calls_by_kind"] == {"create": 20}
     # batchcreate's limiters were told of the calls going out: the 20 creates at 300/s
     # went within one second.
     assert 20 <= rows["batchcreate"]["sent_peak"] <= rows["batchcreate"]["calls"]
@@ -105,6 +107,7 @@ def test_tables_print_the_figures_and_the_ratios_beside_their_targets() -> None:
         _row("sdk pool", work_cpu=2.0),
         _row("bare aiohttp", work_cpu=0.1),
     ]
+    floor = _row("bare creates", work_cpu=0.08, calls=100, tool_calls=100)
     text = "\n".join([*render_rows(rows), *ratio_lines(rows)])
     for column in ("CPU ms/cl", "CPU ms/call", "% limit", "peak 1s", "RSS MB", "wall s"):
         assert column in text
@@ -114,8 +117,14 @@ def test_tables_print_the_figures_and_the_ratios_beside_their_targets() -> None:
     assert "20.000 / 2.000 = 10.000x" in text
     assert "target ≤ 1.5x: MISSES" in text
     assert "target ≥ 5x: meets" in text
+    # Per cluster, batchcreate (2 ms) costs twice bare's 1 ms, with half its calls.
+    assert "per cluster: 2.000 / 1.000 = 2.000x, with 1.00 calls per cluster against 2.00" in text
     # The SDK pool's 20 ms per cluster over one bare call (0.5 ms): the most any client shows.
     assert "one bare aiohttp call per cluster would show 20.000 / 0.500 = 40.00x" in text
+    # Measured instead when the creates alone ran: 20 ms over their 0.8 ms.
+    with_floor = "\n".join(ratio_lines([*rows, floor]))
+    assert "the creates alone (bare creates) would show 20.000 / 0.800 = 25.00x" in with_floor
+    assert "one bare aiohttp call per cluster" not in with_floor
 
 
 def test_repeated_rounds_judge_each_target_on_the_median_of_ratios_paired_per_round() -> None:
@@ -127,16 +136,19 @@ def test_repeated_rounds_judge_each_target_on_the_median_of_ratios_paired_per_ro
             _row("batchcreate", clusters=200, work_cpu=0.24),
             _row("sdk pool", work_cpu=0.5),
             _row("bare aiohttp", work_cpu=0.2),
+            _row("bare creates", work_cpu=0.1, calls=100, tool_calls=100),
         ],
         [
             _row("batchcreate", clusters=200, work_cpu=0.28, peak_window=101),
             _row("sdk pool", work_cpu=0.56),
             _row("bare aiohttp", work_cpu=0.16),
+            _row("bare creates", work_cpu=0.08, calls=100, tool_calls=100),
         ],
         [
             _row("batchcreate", clusters=200, work_cpu=0.18, rate=96.0),
             _row("sdk pool", work_cpu=0.54),
             _row("bare aiohttp", work_cpu=0.15),
+            _row("bare creates", work_cpu=0.09, calls=100, tool_calls=100),
         ],
     ]
     text = "\n".join(rounds_lines(rounds))
@@ -149,6 +161,10 @@ def test_repeated_rounds_judge_each_target_on_the_median_of_ratios_paired_per_ro
         "CPU per cluster, sdk pool ÷ batchcreate: median 4.167x (rounds: 4.167, 4.000, 6.000)"
         "   target ≥ 5x: MISSES, met in 1 of 3 rounds"
     ) in text
+    # Beside the per-call target, per cluster: 1.2/2.0, 1.4/1.6, 0.9/1.5 = 0.6, 0.875, 0.6.
+    assert "per cluster: median 0.600x (rounds: 0.600, 0.875, 0.600)" in text
+    # The SDK pool over the creates alone: 5/1.0, 5.6/0.8, 5.4/0.9 = 5, 7, 6.
+    assert "the creates alone (bare creates): median 6.000x (rounds: 5.000, 7.000, 6.000)" in text
     # Round 2 went above the limit and round 3 under 97% of it.
     assert "busiest second 101 at most" in text
     assert "target ≥ 97% and never above: met in 1 of 3 rounds" in text
