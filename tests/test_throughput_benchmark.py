@@ -58,9 +58,11 @@ def _row(tool: str, **changes: Any) -> Row:
     return Row(**(figures | changes))
 
 
-def test_throughput_script_runs_every_tool_against_the_simulator() -> None:
+def test_throughput_script_runs_every_tool_against_the_simulator(tmp_path: Path) -> None:
     """20 clusters per tool: all created once, and every figure of the table is there."""
-    document = _script("benchmarks/throughput.py", "--sizes", "20", "--json")
+    document = _script(
+        "benchmarks/throughput.py", "--sizes", "20", "--json", "--workdir", str(tmp_path)
+    )
     (size,) = document["sizes"]
     rows = {r["tool"]: r for r in size["rows"]}
     assert set(rows) == {"batchcreate", "sdk pool", "bare aiohttp", "bare creates"}
@@ -73,6 +75,17 @@ def test_throughput_script_runs_every_tool_against_the_simulator() -> None:
         assert row["total_cpu"] > row["work_cpu"] > 0
         for figure in ("rate", "peak_window", "cpuMsPerCluster", "cpuMsPerCall", "rss_mb"):
             assert row[figure] > 0, figure
+        # The simulator's CPU while the tool ran, not since the simulator started (about
+        # 1 s, longer than the creates alone take).
+        assert 0 < row["server_cpu"] < row["wall"]
+    # Each tool's files are its own: none overwrote another's.
+    results = sorted(p.name for p in tmp_path.glob("*-result.json"))
+    assert results == [
+        "bare-aiohttp-20-result.json",
+        "bare-creates-20-result.json",
+        "batchcreate-20-result.json",
+        "sdk-pool-20-result.json",
+    ]
     # The baselines do a create and one poll per cluster (each job is done by then).
     for tool in ("sdk pool", "bare aiohttp"):
         assert rows[tool]["calls_by_kind"] == {"create": 20, "job": 20}
@@ -123,8 +136,15 @@ def test_tables_print_the_figures_and_the_ratios_beside_their_targets() -> None:
     assert "one bare aiohttp call per cluster would show 20.000 / 0.500 = 40.00x" in text
     # Measured instead when the creates alone ran: 20 ms over their 0.8 ms.
     with_floor = "\n".join(ratio_lines([*rows, floor]))
-    assert "the creates alone (bare creates) would show 20.000 / 0.800 = 25.00x" in with_floor
+    assert "    the creates alone (bare creates) would show 20.000 / 0.800 = 25.00x" in with_floor
     assert "one bare aiohttp call per cluster" not in with_floor
+    # Without batchcreate, the same line stands on its own.
+    alone = ratio_lines([rows[1], floor])
+    assert alone == ["  the creates alone (bare creates) would show 20.000 / 0.800 = 25.00x"]
+    assert build_parser().parse_args(["--tools", "sdk,creates"]).tools == [
+        "sdk pool",
+        "bare creates",
+    ]
 
 
 def test_repeated_rounds_judge_each_target_on_the_median_of_ratios_paired_per_round() -> None:
