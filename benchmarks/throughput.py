@@ -359,8 +359,7 @@ def child_batchcreate(out: str, argv: list[str]) -> int:
     code = batchcreate.cli.main(argv)
     work_cpu = time.process_time() - started
     marks = {"sent": sent, "cpu": cpu}
-    result = {"workCpu": work_cpu, "exitCode": code, "sentPeak": peak_window(sent), "marks": marks}
-    _write_result(out, result)
+    _write_result(out, {"workCpu": work_cpu, "exitCode": code, "marks": marks})
     return code
 
 
@@ -673,10 +672,16 @@ class Row:
         }
 
 
+def _last_create(kinds: Sequence[str]) -> int:
+    """The index of the last create among calls in order of arrival (-1: none); the busy
+    span ends there."""
+    return max((i for i, k in enumerate(kinds) if k == "create"), default=-1)
+
+
 def busy_rate(arrivals: Sequence[float], kinds: Sequence[str]) -> tuple[float, float]:
     """Calls per second from the first call to the last create (while creates were queued),
     and that span's length; with a single call, (0, 0)."""
-    last_create = max((i for i, k in enumerate(kinds) if k == "create"), default=-1)
+    last_create = _last_create(kinds)
     if last_create < 1:
         return 0.0, 0.0
     span = arrivals[last_create] - arrivals[0]
@@ -773,7 +778,7 @@ def measure(tool: str, clusters: int, config: Config, workdir: Path, *, round_: 
         duplicates=int(state["duplicates"]),
         tool_calls=tool_calls,
         errors=errors,
-        sent_peak=result.get("sentPeak"),
+        sent_peak=peak_window(result["marks"]["sent"]) if "marks" in result else None,
         busy_cpu=_busy_cpu(result.get("marks"), arrivals, kinds),
     )
 
@@ -796,7 +801,7 @@ def _busy_cpu(
     last create's), from its marks as calls went on the wire: near 1, the client's one core
     set the pace, not the limit. (The client's and the simulator's monotonic clocks are the
     same clock.) None without marks, or when the span holds fewer than two."""
-    last_create = max((i for i, k in enumerate(kinds) if k == "create"), default=-1)
+    last_create = _last_create(kinds)
     if not marks or not marks["sent"] or last_create < 0:
         return None
     sent, cpu = marks["sent"], marks["cpu"]
@@ -1005,6 +1010,13 @@ def _spread(values: Sequence[float], fmt: str) -> str:
     return f"{fmt.format(mid)} ({fmt.format(low)} to {fmt.format(high)})"
 
 
+def _reference_line(label: str, ratios: Sequence[float], lead: str = "    ") -> str:
+    """A ratio over the rounds, its median and each round's (``lead``: the indent; under a
+    target's line when it is no target itself)."""
+    each = ", ".join(f"{r:.3f}" for r in ratios)
+    return f"{lead}{label}: median {statistics.median(ratios):.3f}x (rounds: {each})"
+
+
 def _paired_line(
     label: str,
     ratios: Sequence[float],
@@ -1014,21 +1026,12 @@ def _paired_line(
 ) -> str:
     """One target over the rounds: each round's ratio (both sides measured in that round,
     so that the machine's drift between rounds cancels), their median and its verdict."""
-    median = statistics.median(ratios)
-    target, median_ok = _against(median, at_most=at_most, at_least=at_least)
+    target, median_ok = _against(statistics.median(ratios), at_most=at_most, at_least=at_least)
     met = sum(_against(r, at_most=at_most, at_least=at_least)[1] for r in ratios)
-    each = ", ".join(f"{r:.3f}" for r in ratios)
     return (
-        f"  {label}: median {median:.3f}x (rounds: {each})   target {target}: "
+        f"{_reference_line(label, ratios, '  ')}   target {target}: "
         f"{_verdict(median_ok)}, met in {met} of {len(ratios)} rounds"
     )
-
-
-def _reference_line(label: str, ratios: Sequence[float], lead: str = "    ") -> str:
-    """A ratio over the rounds that is no target, printed under one (``lead``: its
-    indent): median and rounds."""
-    each = ", ".join(f"{r:.3f}" for r in ratios)
-    return f"{lead}{label}: median {statistics.median(ratios):.3f}x (rounds: {each})"
 
 
 def rounds_lines(rounds: Sequence[Sequence[Row]]) -> list[str]:
